@@ -7,6 +7,7 @@ nothing about .mlm models, labels or ArviZ. Everything above it (results, report
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,22 @@ class SampleConfig:
     refresh: int = 100  # 0 silences progress
     parallel_chains: int | None = None
     output_dir: Path | None = None  # where CSVs go (cmdstan); None = a fresh temp dir
+
+
+# Stan's seed is an unsigned 32-bit integer; a wider value would be truncated silently.
+MAX_SEED = 2**32 - 1
+
+
+def resolve_seed(seed: int | None) -> int:
+    """The seed a run uses: `seed` itself, or a fresh random one when it is None.
+
+    Random seeds stay below 2**31 so they also fit a signed int (R, JSON readers).
+    """
+    if seed is None:
+        return secrets.randbelow(2**31 - 1) + 1
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
+    return int(seed)
 
 
 SAMPLER_STATS = (

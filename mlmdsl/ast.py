@@ -1,0 +1,191 @@
+"""The .mlm syntax tree: frozen dataclasses, each node carrying its source span.
+
+Nothing downstream of `parse.py` sees a Lark tree; every later stage works on these nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    line: int
+    column: int
+    end_line: int
+    end_column: int  # exclusive, 1-based like `column`
+
+    @staticmethod
+    def join(a: Span, b: Span) -> Span:
+        return Span(a.line, a.column, b.end_line, b.end_column)
+
+
+NO_SPAN = Span(0, 0, 0, 0)
+
+
+# ---- expressions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    text: str
+    span: Span
+
+    @property
+    def is_int(self) -> bool:
+        return self.value == int(self.value) and not any(c in self.text for c in ".eE")
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Index:
+    base: Expr
+    indices: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    func_span: Span
+
+
+@dataclass(frozen=True)
+class VectorLit:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of + - * / ^
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    span: Span
+
+
+Expr = Num | Name | Index | Call | VectorLit | BinOp | Neg
+
+
+# ---- statements --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotation:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Sample:
+    lhs: Expr
+    rhs: Expr  # a Call naming a distribution, once checked
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assign:
+    lhs: Expr
+    rhs: Expr
+    annotations: tuple[Annotation, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str
+    arg: str | None
+    span: Span
+
+
+Statement = Sample | Assign | Directive
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple[Statement, ...]
+    source: str
+    filename: str
+
+    def line_text(self, line: int) -> str:
+        lines = self.source.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def statement_text(self, stmt: Statement) -> str:
+        """The statement as the user wrote it (joined onto one line, comments dropped)."""
+        lines = self.source.splitlines()[stmt.span.line - 1 : stmt.span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            text = lines[0][stmt.span.column - 1 : stmt.span.end_column - 1]
+        else:
+            lines[0] = lines[0][stmt.span.column - 1 :]
+            lines[-1] = lines[-1][: stmt.span.end_column - 1]
+            text = " ".join(part.split("#")[0].strip() for part in lines)
+        return " ".join(text.split())
+
+
+def walk(expr: Expr):
+    """Every node of an expression, parents before children."""
+    yield expr
+    match expr:
+        case Index(base=base, indices=indices):
+            yield from walk(base)
+            for ix in indices:
+                yield from walk(ix)
+        case Call(args=args) | VectorLit(items=args):
+            for a in args:
+                yield from walk(a)
+        case BinOp(left=left, right=right):
+            yield from walk(left)
+            yield from walk(right)
+        case Neg(operand=operand):
+            yield from walk(operand)
+
+
+def to_text(expr: Expr) -> str:
+    """Render an expression back in .mlm notation (for messages and comments)."""
+    match expr:
+        case Num(text=text):
+            return text
+        case Name(id=id_):
+            return id_
+        case Index(base=base, indices=indices):
+            return f"{to_text(base)}[{', '.join(to_text(i) for i in indices)}]"
+        case Call(func=func, args=args):
+            return f"{func}({', '.join(to_text(a) for a in args)})"
+        case VectorLit(items=items):
+            return f"[{', '.join(to_text(i) for i in items)}]"
+        case BinOp(op=op, left=left, right=right):
+            return f"{_paren(left, op, False)} {op} {_paren(right, op, True)}"
+        case Neg(operand=operand):
+            inner = to_text(operand)
+            return f"-({inner})" if isinstance(operand, BinOp) else f"-{inner}"
+    raise TypeError(expr)
+
+
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}
+
+
+def _paren(e: Expr, parent_op: str, right: bool) -> str:
+    text = to_text(e)
+    if isinstance(e, BinOp):
+        p, q = _PREC[e.op], _PREC[parent_op]
+        if p < q or (p == q and right and parent_op in "-/") or (p == q == 3 and not right):
+            return f"({text})"
+    return text

@@ -1,0 +1,122 @@
+"""The in-process sampler: stanli compiles and samples without a C++ toolchain.
+
+stanli is imported inside `sample`, so importing mlmdsl.backends stays cheap and works
+without it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+
+from mlmdsl.backends.base import (
+    SAMPLER_STATS,
+    BackendError,
+    RawFit,
+    SampleConfig,
+    StanliFallbackWarning,
+    resolve_seed,
+)
+
+_T = TypeVar("_T")
+
+_FALLBACK_NOTE = (
+    "(Raised by mlmdsl's stanli backend. The cmdstan backend compiles the full program with "
+    'CmdStan and has no such gaps: use backend="cmdstan" if CmdStan is installed.)'
+)
+
+
+class StanliBackend:
+    name = "stanli"
+
+    def sample(self, stan_code: str, data: dict[str, Any], config: SampleConfig) -> RawFit:
+        import stanli
+
+        seed = resolve_seed(config.seed)
+        notes: list[str] = []
+        model = _call_converting_warnings(
+            lambda: _build_model(stanli, stan_code, data, seed), notes
+        )
+        start = time.perf_counter()
+        fit = _call_converting_warnings(lambda: _run_sampler(model, config, seed), notes)
+        elapsed = time.perf_counter() - start
+        return RawFit(
+            draws=_draws(fit),
+            sampler_stats=_sampler_stats(fit, stanli.SAMPLER_COLUMNS),
+            backend=self.name,
+            config=config,
+            elapsed_seconds=elapsed,
+            info={"seed": seed, "stanli_version": stanli.__version__, "warnings": notes},
+        )
+
+
+def _build_model(stanli: Any, stan_code: str, data: dict[str, Any], seed: int) -> Any:
+    # The construction seed matters only to RNG calls in transformed data; passing the run
+    # seed makes one seed govern the whole run, as it does in CmdStan.
+    try:
+        return stanli.Model(stan_code=stan_code, data=data, seed=seed)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise BackendError(
+            "stanli could not build the model: the Stan program did not compile or the data "
+            f"does not match its data block. stanc/stanli said:\n{exc}"
+        ) from exc
+
+
+def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
+    # KeyboardInterrupt is deliberately not caught: stanli stops every chain and re-raises it.
+    try:
+        return model.sample(
+            chains=config.chains,
+            seed=seed,
+            warmup=config.iter_warmup,
+            samples=config.iter_sampling,
+            delta=config.adapt_delta,
+            max_depth=config.max_treedepth,
+            refresh=config.refresh,
+            parallel_chains=config.parallel_chains,
+        )
+    except (RuntimeError, ValueError) as exc:
+        raise BackendError(f"stanli sampling failed: {exc}") from exc
+
+
+def _call_converting_warnings(call: Callable[[], _T], notes: list[str]) -> _T:
+    """Run `call`, re-issuing stanli's RuntimeWarnings as StanliFallbackWarning.
+
+    stanli's only RuntimeWarning says it fell back to its interpreter or dropped
+    generated quantities; other warnings pass through untouched.
+    """
+    with _recorded_warnings() as caught:
+        result = call()
+    for w in caught:
+        if w.category is RuntimeWarning:
+            notes.append(str(w.message))
+            # stacklevel 3 points past this helper and sample() at whoever asked for the fit.
+            warnings.warn(f"{w.message}\n{_FALLBACK_NOTE}", StanliFallbackWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return result
+
+
+@contextmanager
+def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    # "always" so a warning already shown once in this process (the default filter's
+    # dedup) is still seen and converted on every fit.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
+def _draws(fit: Any) -> dict[str, np.ndarray]:
+    # fit.draws keeps the chain axis and indexes by Stan's [row, col], so no reordering is
+    # needed; fit[name] would concatenate the chains.
+    return {name: np.asarray(fit.draws(name), dtype=float) for name in fit.variables}
+
+
+def _sampler_stats(fit: Any, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    stats = np.asarray(fit.sampler_stats)  # (chains, draws, len(columns))
+    return {name: stats[:, :, columns.index(name)] for name in SAMPLER_STATS if name in columns}

@@ -1,0 +1,1065 @@
+"""Stage 2: name resolution and index-domain checking, ast.Program -> ir.CheckedModel.
+
+Roles follow from the text alone (LANGUAGE.md, "What a name is"): a name on the left of `=` is
+derived, a name with a prior is a parameter, the left side of a row-indexed `~` is an observed
+column, and any other name is data. Every index is then given a domain (the rows, or the levels
+of a grouping column) and every inconsistency becomes a Diagnostic at the user's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mlmdsl import ast
+from mlmdsl.diagnostics import Diagnostic, error, note, suggest, warning
+from mlmdsl.families import FUNCTIONS, LINKS, Family, family_names, lookup_family
+from mlmdsl.ir import (
+    ROWS,
+    CheckedModel,
+    DataVar,
+    Derived,
+    Grouping,
+    Likelihood,
+    Param,
+    Prior,
+)
+from mlmdsl.names import NameTable
+
+# ---- statement shapes --------------------------------------------------------------------
+
+
+@dataclass
+class _Stmt:
+    """A statement with its left side understood."""
+
+    node: ast.Sample | ast.Assign
+    kind: str  # "likelihood", "prior", "group_prior", "joint_prior", "derived"
+    targets: tuple[str, ...]  # names defined/observed on the left
+    target_spans: tuple[ast.Span, ...]
+    letter: str | None  # the index letter the left side binds (row letter for row statements)
+    family: Family | None = None
+    args: tuple[ast.Expr, ...] = ()
+    link: str = "identity"
+    rhs: ast.Expr | None = None
+    centered: bool | None = None  # per-statement @centered / @noncentered
+
+    @property
+    def exprs(self) -> tuple[ast.Expr, ...]:
+        return self.args if self.rhs is None else (self.rhs,)
+
+
+@dataclass
+class _Use:
+    name: str
+    index: ast.Expr | None  # the single index expression, or None when used bare
+    span: ast.Span
+    stmt: _Stmt
+    slot: str | None = None  # the distribution argument kind when used directly as an argument
+
+
+@dataclass
+class _Sym:
+    name: str
+    role: str  # "param", "derived", "outcome", "data"
+    decl_indexed: bool = False  # declared with a letter on the left (alpha[j] ~ / mu[i] =)
+    domain: str | None = None  # ROWS or a grouping (params/derived/outcomes)
+    domain_span: ast.Span | None = None
+    data_levels: dict[str, ast.Span] = field(default_factory=dict)  # data: level -> first use
+    as_index: dict[str, ast.Span] = field(default_factory=dict)  # data: levels used as an index
+    as_value: bool = False  # data: used in arithmetic or as an argument
+    sized: str | None = None  # "ordered"/"scales"/"vector"/"corr" when a distribution sizes it
+    uses: list[_Use] = field(default_factory=list)
+
+
+class _Checker:
+    def __init__(self, program: ast.Program) -> None:
+        self.program = program
+        self.diags: list[Diagnostic] = []
+        self.row_letter = "i"
+        self.default_centered = False
+        self.stmts: list[_Stmt] = []
+        self.syms: dict[str, _Sym] = {}
+        self.groupings: dict[str, Grouping] = {}
+        self.names = NameTable()
+
+    # -- helpers --
+    def err(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> None:
+        self.diags.append(error(code, msg, span, hint))
+
+    def warn(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> None:
+        self.diags.append(warning(code, msg, span, hint))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diags)
+
+    # -- phase A: statements ---------------------------------------------------------------
+    def read_statements(self) -> None:
+        for node in self.program.statements:
+            if isinstance(node, ast.Directive):
+                self.directive(node)
+        for node in self.program.statements:
+            if isinstance(node, ast.Sample):
+                stmt = self.sample(node)
+            elif isinstance(node, ast.Assign):
+                stmt = self.assign(node)
+            else:
+                continue
+            if stmt is not None:
+                stmt.centered = self.annotations(node)
+                self.stmts.append(stmt)
+
+    def directive(self, d: ast.Directive) -> None:
+        if d.name in ("centered", "centred"):
+            self.default_centered = True
+        elif d.name in ("noncentered", "noncentred", "non_centered"):
+            self.default_centered = False
+        elif d.name == "rows":
+            if d.arg is None:
+                self.err("E207", "`@rows` needs the row index letter, e.g. `@rows n`", d.span)
+            else:
+                self.row_letter = d.arg
+        else:
+            near = suggest(d.name, ["centered", "noncentered", "rows"])
+            self.err(
+                "E207",
+                f"unknown directive `@{d.name}`",
+                d.span,
+                f"did you mean `@{near}`?" if near else "known: @centered, @noncentered, @rows LETTER",
+            )
+
+    def annotations(self, node: ast.Sample | ast.Assign) -> bool | None:
+        centered = None
+        for a in node.annotations:
+            if a.name in ("centered", "centred"):
+                centered = True
+            elif a.name in ("noncentered", "noncentred", "non_centered"):
+                centered = False
+            else:
+                self.err("E207", f"unknown annotation `@{a.name}`", a.span, "known: @centered, @noncentered")
+        return centered
+
+    def family_of(self, call: ast.Expr) -> tuple[Family, tuple[ast.Expr, ...]] | None:
+        if not isinstance(call, ast.Call):
+            self.err(
+                "E205",
+                f"expected a distribution after `~`, found `{ast.to_text(call)}`",
+                call.span,
+                "write a distribution such as `Normal(mu[i], sigma)`",
+            )
+            return None
+        fam = lookup_family(call.func)
+        if fam is None:
+            near = suggest(call.func, family_names())
+            self.err(
+                "E200",
+                f"unknown distribution `{call.func}`",
+                call.func_span,
+                f"did you mean `{near}`?" if near else None,
+            )
+            return None
+        if len(call.args) != fam.arity:
+            names = ", ".join(n for n, _ in fam.args)
+            self.err(
+                "E203",
+                f"{fam.name} takes {fam.arity} argument{'s' * (fam.arity != 1)} ({names}), "
+                f"got {len(call.args)}",
+                call.span,
+            )
+            return None
+        return fam, call.args
+
+    def sample(self, node: ast.Sample) -> _Stmt | None:
+        got = self.family_of(node.rhs)
+        lhs = node.lhs
+        shape_hint = "the left of `~` is an outcome `y[i]`, a parameter `b`, `alpha[j]`, or `[a, b][j]`"
+        if got is None:
+            return None
+        fam, args = got
+        if isinstance(lhs, ast.Name):
+            return _Stmt(node, "prior", (lhs.id,), (lhs.span,), None, fam, args)
+        if isinstance(lhs, ast.Index) and len(lhs.indices) == 1 and isinstance(lhs.indices[0], ast.Name):
+            letter = lhs.indices[0].id
+            base = lhs.base
+            if isinstance(base, ast.Name):
+                kind = "likelihood" if letter == self.row_letter else "group_prior"
+                return _Stmt(node, kind, (base.id,), (base.span,), letter, fam, args)
+            items = _joint_items(base)
+            if items is not None:
+                if fam.name != "MVNormal":
+                    self.err("E205", f"several effects on the left of `~` need MVNormal, not {fam.name}", lhs.span)
+                    return None
+                if letter == self.row_letter:
+                    self.err(
+                        "E314",
+                        f"correlated effects are per group, but `{letter}` is the row index",
+                        lhs.indices[0].span,
+                        "use a group letter such as `j`",
+                    )
+                    return None
+                return _Stmt(
+                    node, "joint_prior", tuple(n.id for n in items), tuple(n.span for n in items), letter, fam, args
+                )
+        if isinstance(lhs, ast.Index) and len(lhs.indices) == 1:
+            self.err(
+                "E205",
+                f"the index on the left of `~` must be a letter, found `{ast.to_text(lhs.indices[0])}`",
+                lhs.indices[0].span,
+                shape_hint,
+            )
+            return None
+        self.err("E205", f"cannot sample `{ast.to_text(lhs)}`", lhs.span, shape_hint)
+        return None
+
+    def assign(self, node: ast.Assign) -> _Stmt | None:
+        lhs = node.lhs
+        link = "identity"
+        if isinstance(lhs, ast.Call) and len(lhs.args) == 1:
+            if lhs.func not in LINKS:
+                near = suggest(lhs.func, list(LINKS))
+                self.err(
+                    "E202",
+                    f"unknown link `{lhs.func}` on the left of `=`",
+                    lhs.func_span,
+                    f"did you mean `{near}`?" if near else "links: " + ", ".join(LINKS),
+                )
+                return None
+            link, lhs = lhs.func, lhs.args[0]
+        if isinstance(lhs, ast.Name):
+            return _Stmt(node, "derived", (lhs.id,), (lhs.span,), None, link=link, rhs=node.rhs)
+        if (
+            isinstance(lhs, ast.Index)
+            and isinstance(lhs.base, ast.Name)
+            and len(lhs.indices) == 1
+            and isinstance(lhs.indices[0], ast.Name)
+        ):
+            return _Stmt(
+                node, "derived", (lhs.base.id,), (lhs.base.span,), lhs.indices[0].id, link=link, rhs=node.rhs
+            )
+        self.err(
+            "E206",
+            f"cannot define `{ast.to_text(node.lhs)}`",
+            node.lhs.span,
+            "the left of `=` is a name, `mu[i]`, `alpha[j]` or a link such as `logit(p[i])`",
+        )
+        return None
+
+    # -- phase B: roles --------------------------------------------------------------------
+    def assign_roles(self) -> None:
+        defined: dict[str, _Stmt] = {}
+        for st in self.stmts:
+            for name, span in zip(st.targets, st.target_spans, strict=True):
+                role = {"likelihood": "outcome", "derived": "derived"}.get(st.kind, "param")
+                prev = defined.get(name)
+                if prev is not None:
+                    self.duplicate(name, span, prev, st)
+                    continue
+                defined[name] = st
+                sym = self.syms.setdefault(name, _Sym(name, role))
+                sym.decl_indexed = st.letter is not None
+                if role == "outcome":
+                    sym.domain, sym.domain_span = ROWS, span
+        self.defined = defined
+        for st in self.stmts:
+            for expr in st.exprs:
+                self.collect_uses(expr, st, top=True)
+
+    def duplicate(self, name: str, span: ast.Span, prev: _Stmt, st: _Stmt) -> None:
+        line = prev.node.span.line
+        if prev.kind == st.kind == "derived":
+            self.err("E302", f"`{name}` is defined twice (first at line {line})", span)
+        elif prev.kind == "derived" or st.kind == "derived":
+            self.err("E303", f"`{name}` is both defined with `=` and sampled with `~` (line {line})", span)
+        elif prev.kind == "likelihood" and st.kind == "likelihood":
+            self.err("E301", f"`{name}` has two likelihood statements (first at line {line})", span)
+        elif "likelihood" in (prev.kind, st.kind):
+            self.err(
+                "E303",
+                f"`{name}` is observed data (line {line}) and cannot also have a prior",
+                span,
+            )
+        else:
+            self.err("E301", f"`{name}` has two priors (first at line {line})", span, "keep one of them")
+
+    def collect_uses(self, expr: ast.Expr, st: _Stmt, top: bool = False, slot: str | None = None) -> None:
+        match expr:
+            case ast.Name(id=name):
+                self.use(name, None, expr.span, st, slot)
+            case ast.Index(base=ast.Name(id=name), indices=indices):
+                if len(indices) != 1:
+                    self.err("E317", f"`{name}` takes one index, got {len(indices)}", expr.span)
+                    return
+                self.use(name, indices[0], expr.span, st, slot)
+                self.collect_index(indices[0], st)
+            case ast.Index():
+                self.err("E315", f"cannot index `{ast.to_text(expr.base)}`", expr.span)
+            case ast.Call(func=func, args=args):
+                if top and st.family is not None:
+                    pass  # distributions are handled below; a call here is a math function
+                fn = FUNCTIONS.get(func)
+                if fn is None:
+                    near = suggest(func, list(FUNCTIONS))
+                    hint = f"did you mean `{near}`?" if near else None
+                    if lookup_family(func) is not None:
+                        hint = "a distribution goes on the right of `~`, not inside an expression"
+                    self.err("E201", f"unknown function `{func}`", expr.func_span, hint)
+                    return
+                if len(args) != fn.arity:
+                    self.err("E203", f"`{func}` takes {fn.arity} argument(s), got {len(args)}", expr.span)
+                for a in args:
+                    self.collect_uses(a, st)
+            case ast.VectorLit(items=items):
+                for a in items:
+                    self.collect_uses(a, st)
+            case ast.BinOp(left=left, right=right):
+                self.collect_uses(left, st)
+                self.collect_uses(right, st)
+            case ast.Neg(operand=operand):
+                self.collect_uses(operand, st)
+            case ast.Num():
+                pass
+
+    def collect_index(self, ix: ast.Expr, st: _Stmt) -> None:
+        """Uses inside an index: `id` in alpha[id[i]] is data used as an index."""
+        match ix:
+            case ast.Name():
+                return  # a letter, resolved in phase C
+            case ast.Index(base=ast.Name(id=name), indices=(inner,)):
+                self.use(name, inner, ix.span, st, slot="index")
+                self.collect_index(inner, st)
+            case _:
+                pass  # rejected with a message in phase C
+
+    def use(self, name: str, index: ast.Expr | None, span: ast.Span, st: _Stmt, slot: str | None) -> None:
+        if index is None and name in (self.row_letter, st.letter) and name not in self.defined:
+            self.err("E312", f"the index letter `{name}` is used as a value", span, f"did you mean `x[{name}]`?")
+            return
+        sym = self.syms.get(name)
+        if sym is None:
+            sym = self.syms[name] = _Sym(name, "data")
+        sym.uses.append(_Use(name, index, span, st, slot))
+
+    def args_with_slots(self) -> None:
+        """Record which distribution slot each bare or indexed argument fills (for constraints)."""
+        for st in self.stmts:
+            if st.family is None:
+                continue
+            for (_, kind), arg in zip(st.family.args, st.args, strict=True):
+                target = _direct_name(arg)
+                if target is None:
+                    continue
+                for u in self.syms.get(target, _Sym("", "")).uses:
+                    if u.stmt is st and u.span == _direct_span(arg):
+                        u.slot = kind
+
+    # -- phase C: domains --------------------------------------------------------------------
+    def letter_domain(self, st: _Stmt) -> str | None:
+        if st.letter is None:
+            return None
+        if st.letter == self.row_letter:
+            return ROWS
+        return self.syms[st.targets[0]].domain if st.targets[0] in self.syms else None
+
+    def index_domain(self, ix: ast.Expr, st: _Stmt, report: bool) -> tuple[str | None, bool]:
+        """The domain an index expression selects into, and whether it is resolved yet.
+
+        `i` -> rows; `j` -> the statement's group; `id[i]` -> the levels of `id`.
+        """
+        match ix:
+            case ast.Name(id=letter):
+                if letter == st.letter:
+                    dom = self.letter_domain(st)
+                    return dom, dom is not None
+                if report:
+                    self.unbound_letter(letter, ix.span, st)
+                return None, True
+            case ast.Index(base=ast.Name(id=col), indices=(inner,)):
+                sym = self.syms.get(col)
+                if sym is None:
+                    return None, True
+                if sym.role in ("param", "outcome") or (sym.role == "derived" and self.depends_on_params(col)):
+                    if report:
+                        what = "an observed outcome" if sym.role == "outcome" else "computed from parameters"
+                        self.err(
+                            "E315",
+                            f"`{col}` is {what} and cannot be used as an index",
+                            ix.span,
+                            "an index is a data column (or a quantity computed from data only)",
+                        )
+                    return None, True
+                _, ok = self.index_domain(inner, st, report)
+                self.add_grouping(col, ix.span)
+                return col, ok
+            case _:
+                if report:
+                    self.err(
+                        "E315",
+                        f"an index must be a letter or a data column such as `id[i]`, found `{ast.to_text(ix)}`",
+                        ix.span,
+                    )
+                return None, True
+
+    def unbound_letter(self, letter: str, span: ast.Span, st: _Stmt) -> None:
+        sym = self.syms.get(letter)
+        if sym is not None and any(u.index is not None for u in sym.uses):
+            self.err(
+                "E315",
+                f"`{letter}` is a data column; index with it as `{letter}[{st.letter or self.row_letter}]`",
+                span,
+            )
+            return
+        if letter == self.row_letter:
+            bound = f"`{st.letter}` ranges over the groups of `{st.targets[0]}`" if st.letter else "no index is bound"
+            self.err(
+                "E314",
+                f"the row index `{letter}` is used at group level: in this statement {bound}",
+                span,
+                "an observation-level quantity cannot enter a group-level statement",
+            )
+            return
+        where = (
+            f"only `{st.letter}` is bound in this statement" if st.letter else "this statement binds no index letter"
+        )
+        self.err("E310", f"the index `{letter}` is not bound here: {where}", span)
+
+    def add_grouping(self, col: str, span: ast.Span) -> None:
+        if col not in self.groupings:
+            self.groupings[col] = Grouping(col, self.names.reserve(f"N_{self.names.user(col)}"), span)
+
+    def depends_on_params(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        sym = self.syms.get(name)
+        if sym is None or name in seen:
+            return False
+        if sym.role == "param":
+            return True
+        if sym.role != "derived":
+            return False
+        st = self.defined[name]
+        return any(self.depends_on_params(n, seen | {name}) for n in _names_in(st.rhs))
+
+    def resolve_domains(self) -> None:
+        # Iterate: a group statement's letter takes its domain from the target's uses elsewhere
+        # (alpha[id[i]]), and then gives it to what the statement indexes with that letter.
+        for _ in range(len(self.stmts) + 2):
+            changed = False
+            for sym in self.syms.values():
+                for u in sym.uses:
+                    if u.index is None:
+                        continue
+                    dom, ok = self.index_domain(u.index, u.stmt, report=False)
+                    if ok and dom is not None and self.set_domain(sym, dom, u, report=False):
+                        changed = True
+            if not changed:
+                break
+        # Now report, once, what could not be made consistent.
+        for sym in self.syms.values():
+            for u in sym.uses:
+                if u.index is not None:
+                    dom, ok = self.index_domain(u.index, u.stmt, report=True)
+                    if dom is not None and ok:
+                        self.set_domain(sym, dom, u, report=True)
+
+    def set_domain(self, sym: _Sym, dom: str, u: _Use, report: bool) -> bool:
+        if u.slot == "index" and sym.role == "derived":
+            # A data-only derived quantity used as an index (treatment[i]): remember where.
+            level = (self.letter_domain(u.stmt) if u.stmt.letter else None) or ROWS
+            new = level not in sym.as_index
+            sym.as_index.setdefault(level, u.span)
+            if sym.domain is None:
+                sym.domain, sym.domain_span = dom, u.span
+            return new
+        if sym.role == "data":
+            level_dom = self.letter_domain(u.stmt) if u.stmt.letter else None
+            level = level_dom or ROWS
+            if u.slot == "index":
+                new = level not in sym.as_index
+                sym.as_index.setdefault(level, u.span)
+                sym.data_levels.setdefault(level, u.span)
+                return new
+            if u.index is not None and isinstance(u.index, ast.Name):
+                new = dom not in sym.data_levels
+                sym.data_levels.setdefault(dom, u.span)
+                return new
+            # z[id[i]]: a group-level column read through a row's group
+            new = dom not in sym.data_levels
+            sym.data_levels.setdefault(dom, u.span)
+            return new
+        if sym.domain is None:
+            sym.domain, sym.domain_span = dom, u.span
+            return True
+        if sym.domain != dom and report:
+            self.conflict(sym, dom, u)
+        return False
+
+    def conflict(self, sym: _Sym, dom: str, u: _Use) -> None:
+        first = sym.domain_span.line if sym.domain_span else 0
+        if ROWS in (sym.domain, dom):
+            what = "an outcome" if sym.role == "outcome" else "defined per row"
+            self.err(
+                "E314",
+                f"`{sym.name}` is {what} (one value per observation) but is used at group level here",
+                u.span,
+            )
+            return
+        self.err(
+            "E313",
+            f"`{sym.name}` is indexed by `{dom}` here but by `{sym.domain}` at line {first}",
+            u.span,
+            "a parameter has one entry per level of one grouping; use two parameters for two groupings",
+        )
+
+    # -- phase D: shapes, priors, constraints ---------------------------------------------
+    def check_shapes(self) -> None:
+        for sym in self.syms.values():
+            if sym.role == "data":
+                continue
+            indexed_uses = [u for u in sym.uses if u.index is not None]
+            bare_uses = [u for u in sym.uses if u.index is None]
+            is_vector = sym.decl_indexed or bool(indexed_uses)
+            if sym.role == "param" and not sym.decl_indexed and indexed_uses:
+                st = self.defined[sym.name]
+                self.err(
+                    "E311",
+                    f"`{sym.name}` is a scalar (its prior at line {st.node.span.line} has no index) "
+                    "but is indexed here",
+                    indexed_uses[0].span,
+                    f"give it one entry per group: `{sym.name}[j] ~ ...`",
+                )
+                continue
+            if sym.role == "derived" and not sym.decl_indexed and indexed_uses:
+                self.err(
+                    "E311",
+                    f"`{sym.name}` is a single value (defined without an index) but is indexed here",
+                    indexed_uses[0].span,
+                )
+                continue
+            if is_vector:
+                for u in bare_uses:
+                    if u.slot in ("ordered", "scales", "vector"):
+                        continue
+                    example = f"{sym.name}[{u.stmt.letter or self.row_letter}]"
+                    self.err(
+                        "E312",
+                        f"`{sym.name}` has one value per {'row' if sym.domain == ROWS else 'group'} "
+                        "but is used without an index",
+                        u.span,
+                        f"write `{example}`" if u.stmt.letter else None,
+                    )
+            sized = {u.slot for u in bare_uses if u.slot in ("ordered", "scales", "vector", "corr")}
+            if sized:
+                sym.sized = sized.pop()
+        for st in self.stmts:
+            if st.kind in ("group_prior", "joint_prior") or (st.kind == "derived" and st.letter):
+                dom = self.letter_domain(st)
+                if dom is None and st.letter != self.row_letter:
+                    name = st.targets[0]
+                    used = [u for u in self.syms[name].uses if u.stmt is not st]
+                    if used:
+                        self.err(
+                            "E316",
+                            f"cannot tell what `{st.letter}` ranges over: `{name}` is never indexed by a data "
+                            "column",
+                            st.node.span,
+                            f"use it as `{name}[group[{self.row_letter}]]` somewhere",
+                        )
+
+    def missing_priors(self) -> None:
+        priors = [n for n, s in self.syms.items() if s.role == "param"]
+        for sym in self.syms.values():
+            if sym.role != "data":
+                continue
+            bare = [u for u in sym.uses if u.index is None]
+            if not bare:
+                continue
+            if any(u.index is not None for u in sym.uses):
+                u = bare[0]
+                self.err(
+                    "E312",
+                    f"`{sym.name}` is a data column but is used here without an index",
+                    u.span,
+                    f"write `{sym.name}[{u.stmt.letter or self.row_letter}]`",
+                )
+                continue
+            u = bare[0]
+            near = suggest(sym.name, [p for p in priors if p != sym.name])
+            dist = "Exponential(1)" if u.slot in ("scale", "positive") else "Normal(0, 1)"
+            hint = (
+                f"did you mean `{near}`?"
+                if near
+                else f"add a prior, e.g. `{sym.name} ~ {dist}`; if `{sym.name}` is a data column, "
+                f"write `{sym.name}[{u.stmt.letter or self.row_letter}]`"
+            )
+            self.err("E300", f"`{sym.name}` has no prior", u.span, hint)
+            sym.role = "param"  # report once
+
+    def read_as_data_warnings(self) -> None:
+        priors = [n for n, s in self.syms.items() if s.role == "param"]
+        for sym in self.syms.values():
+            if sym.role != "data" or not sym.uses:
+                continue
+            if all(isinstance(u.index, ast.Index) and u.slot != "index" for u in sym.uses):
+                u = sym.uses[0]
+                near = suggest(sym.name, [p for p in priors if p != sym.name])
+                if near:
+                    self.err(
+                        "E300",
+                        f"`{sym.name}` has no prior (did you mean `{near}`, line "
+                        f"{self.defined[near].node.span.line}?)",
+                        u.span,
+                    )
+                    continue
+                col = _index_column(u.index)
+                self.warn(
+                    "W503",
+                    f"`{sym.name}` has no prior, so it is read as a group-level data column "
+                    f"(one value per level of `{col}`)",
+                    u.span,
+                    f"if it is a parameter, add `{sym.name}[j] ~ Normal(0, 1)`",
+                )
+
+    def prior_checks(self, st: _Stmt) -> None:
+        fam = st.family
+        assert fam is not None
+        if st.kind != "likelihood" and fam.discrete:
+            self.err(
+                "E208",
+                f"{fam.name} is a distribution of counts or categories; parameters are continuous",
+                st.node.rhs.span,
+                "a prior needs a continuous distribution such as Normal or Exponential",
+            )
+        if st.kind == "likelihood" and not fam.outcome:
+            self.err("E204", f"{fam.name} cannot be the distribution of an outcome", st.node.rhs.span)
+        if st.kind != "likelihood" and not fam.prior and not fam.discrete:
+            self.err("E204", f"{fam.name} cannot be a prior", st.node.rhs.span)
+        if fam.name == "MVNormal" and st.kind != "joint_prior":
+            self.err(
+                "E205",
+                "MVNormal is for correlated effects: write `[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)`",
+                st.node.lhs.span,
+            )
+        if fam.name == "LKJcorr" and st.kind != "prior":
+            self.err("E205", "LKJcorr is the prior of a correlation matrix such as `Rho`", st.node.lhs.span)
+        for (argname, kind), arg in zip(fam.args, st.args, strict=True):
+            if isinstance(arg, ast.Num):
+                if kind in ("scale", "positive", "scales") and arg.value <= 0:
+                    self.err(
+                        "E204",
+                        f"the {argname} of {fam.name} must be positive, got {arg.text}",
+                        arg.span,
+                    )
+                if kind == "prob" and not 0 <= arg.value <= 1:
+                    self.err("E204", f"the {argname} of {fam.name} must be in [0, 1], got {arg.text}", arg.span)
+                if kind in ("vector", "ordered", "corr", "scales") and kind != "scales":
+                    self.err("E320", f"the {argname} of {fam.name} must be a vector, got {arg.text}", arg.span)
+            if kind == "trials" and not self.is_data_expr(arg):
+                self.err("E204", f"the {argname} of {fam.name} must be data (number of trials)", arg.span)
+        if fam.name == "Uniform" and st.kind != "likelihood":
+            if not all(isinstance(a, ast.Num) for a in st.args):
+                self.err("E204", "the bounds of a Uniform prior must be numbers", st.node.rhs.span)
+            elif st.args[0].value >= st.args[1].value:  # type: ignore[union-attr]
+                self.err("E204", "Uniform(lower, upper) needs lower < upper", st.node.rhs.span)
+
+    def is_data_expr(self, e: ast.Expr) -> bool:
+        for n in _names_in(e):
+            sym = self.syms.get(n)
+            if sym is not None and (sym.role == "param" or (sym.role == "derived" and self.depends_on_params(n))):
+                return False
+        return True
+
+    # -- phase E: build the IR -----------------------------------------------------------
+    def build(self) -> CheckedModel:
+        for reserved in ("N", "log_lik", "K"):
+            self.names.reserve(reserved)
+        for g in self.groupings.values():
+            self.names.reserve(g.stan_size)
+        stan_names = {name: self.names.user(name) for name in self.syms}
+        derived = self.build_derived(stan_names)
+        params = self.build_params(stan_names)
+        data = self.build_data(stan_names, derived)
+        likelihoods = tuple(
+            Likelihood(st.targets[0], st.family, st.args, st.node)  # type: ignore[arg-type]
+            for st in self.stmts
+            if st.kind == "likelihood"
+        )
+        letter_domains = {id(st.node): self.letter_domain(st) for st in self.stmts if st.letter}
+        letters = {id(st.node): st.letter for st in self.stmts if st.letter}
+        return CheckedModel(
+            self.program,
+            self.row_letter,
+            data,
+            dict(self.groupings),
+            params,
+            derived,
+            likelihoods,
+            stan_names,
+            {k: v for k, v in letter_domains.items() if v is not None},
+            letters,  # type: ignore[arg-type]
+        )
+
+    def build_derived(self, stan: dict[str, str]) -> tuple[Derived, ...]:
+        order = self.topo_derived()
+        out = []
+        for name in order:
+            st = self.defined[name]
+            level = self.letter_domain(st) if st.letter else None
+            out.append(
+                Derived(
+                    name,
+                    stan[name],
+                    level,
+                    st.link,
+                    st.rhs,  # type: ignore[arg-type]
+                    not self.depends_on_params(name),
+                    st.node,  # type: ignore[arg-type]
+                )
+            )
+        return tuple(out)
+
+    def topo_derived(self) -> list[str]:
+        names = [n for n, s in self.syms.items() if s.role == "derived"]
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, chain: tuple[str, ...]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = " -> ".join((*chain[chain.index(n) :], n))
+                self.err("E304", f"`{n}` depends on itself ({cycle})", self.defined[n].node.span)
+                return
+            state[n] = 1
+            for dep in _names_in(self.defined[n].rhs):
+                if dep in self.syms and self.syms[dep].role == "derived":
+                    visit(dep, (*chain, n))
+            state[n] = 2
+            order.append(n)
+
+        for n in names:
+            visit(n, ())
+        return order
+
+    def build_params(self, stan: dict[str, str]) -> tuple[Param, ...]:
+        params: list[Param] = []
+        roles = self.param_roles()
+        for st in self.stmts:
+            if st.kind not in ("prior", "group_prior", "joint_prior"):
+                continue
+            for name in st.targets:
+                sym = self.syms[name]
+                prior = Prior(st.family, st.args, st.node)  # type: ignore[arg-type]
+                shape, size = "scalar", None
+                if st.kind in ("group_prior", "joint_prior"):
+                    shape = "group"
+                elif sym.sized == "corr" or st.family.name == "LKJcorr":  # type: ignore[union-attr]
+                    shape = "corr"
+                elif sym.sized:
+                    shape = "sized"
+                lower, upper, ordered = self.constraints(sym, st)
+                noncentered = None
+                if shape == "group" and st.kind == "group_prior":
+                    noncentered = self.noncentering(sym, st, lower, upper)
+                role, role_group = roles.get(name, ("population", None))
+                params.append(
+                    Param(
+                        name,
+                        stan[name],
+                        shape,  # type: ignore[arg-type]
+                        sym.domain if shape == "group" else None,
+                        prior,
+                        lower,
+                        upper,
+                        ordered,
+                        size,
+                        noncentered,
+                        role,
+                        role_group,
+                        st.node.span.line,
+                    )
+                )
+        return tuple(_declaration_order(params))
+
+    def constraints(self, sym: _Sym, st: _Stmt) -> tuple[str | None, str | None, bool]:
+        fam = st.family
+        assert fam is not None
+        lower = upper = None
+        if fam.support == "positive":
+            lower = "0"
+        elif fam.support == "unit":
+            lower, upper = "0", "1"
+        elif fam.name == "Uniform" and all(isinstance(a, ast.Num) for a in st.args):
+            lower, upper = st.args[0].text, st.args[1].text  # type: ignore[union-attr]
+        slots = {u.slot for u in sym.uses}
+        if slots & {"scale", "positive", "scales"} and lower is None:
+            lower = "0"
+        if "prob" in slots and lower is None and upper is None:
+            lower, upper = "0", "1"
+        return lower, upper, sym.sized == "ordered"
+
+    def noncentering(
+        self, sym: _Sym, st: _Stmt, lower: str | None, upper: str | None
+    ) -> tuple[ast.Expr, ast.Expr] | None:
+        fam = st.family
+        assert fam is not None
+        if not fam.location_scale:
+            return None
+        loc_i = next(k for k, (_, kind) in enumerate(fam.args) if kind == "loc")
+        scale_i = next(k for k, (_, kind) in enumerate(fam.args) if kind == "scale")
+        loc, scale = st.args[loc_i], st.args[scale_i]
+        if not any(self.syms.get(n, _Sym("", "")).role == "param" for n in _names_in(scale)):
+            return None  # a fixed scale makes no funnel
+        centered = st.centered if st.centered is not None else self.default_centered
+        span = st.node.span
+        if centered:
+            self.diags.append(note("N600", f"`{sym.name}` is sampled centred, as asked", span))
+            return None
+        blockers = [
+            n for n in _names_in(loc) | _names_in(scale) if self.syms.get(n, _Sym("", "")).role == "derived"
+        ]
+        if lower is not None or upper is not None or blockers:
+            why = (
+                f"its prior uses the derived quantity `{blockers[0]}`"
+                if blockers
+                else "it is also constrained by its use"
+            )
+            self.warn("W504", f"`{sym.name}` is sampled centred because {why}", span)
+            return None
+        self.diags.append(
+            note(
+                "N600",
+                f"`{sym.name}` is sampled non-centred (offset {ast.to_text(loc)}, multiplier "
+                f"{ast.to_text(scale)}); add `@centered` to the line to change it",
+                span,
+            )
+        )
+        return loc, scale
+
+    def param_roles(self) -> dict[str, tuple[str, str | None]]:
+        roles: dict[str, tuple[str, str | None]] = {}
+        for st in self.stmts:
+            if st.kind == "likelihood":
+                for (_, kind), arg in zip(st.family.args, st.args, strict=True):  # type: ignore[union-attr]
+                    if kind in ("scale", "positive") and arg is not st.args[st.family.mean_arg]:  # type: ignore[union-attr]
+                        for n in _names_in(arg):
+                            if self.syms.get(n, _Sym("", "")).role == "param":
+                                roles.setdefault(n, ("distributional", None))
+                    if kind == "ordered":
+                        for n in _names_in(arg):
+                            roles[n] = ("cutpoints", None)
+        for st in self.stmts:
+            if st.kind in ("group_prior", "joint_prior"):
+                hyper = {
+                    n
+                    for a in st.args
+                    for n in _names_in(a)
+                    if self.syms.get(n, _Sym("", "")).role == "param"
+                }
+                dom = self.letter_domain(st)
+                if not hyper:
+                    continue
+                for t in st.targets:
+                    roles[t] = ("group", dom)
+                for n in hyper:
+                    roles[n] = ("correlation", dom) if self.syms[n].sized == "corr" else ("hyper", dom)
+        return roles
+
+    def build_data(self, stan: dict[str, str], derived: tuple[Derived, ...]) -> tuple[DataVar, ...]:
+        out: list[DataVar] = []
+        outcomes = {st.targets[0]: st for st in self.stmts if st.kind == "likelihood"}
+        derived_by_name = {d.name: d for d in derived}
+        for name, sym in self.syms.items():
+            if sym.role == "outcome":
+                st = outcomes[name]
+                fam = st.family
+                out.append(
+                    DataVar(name, stan[name], ROWS, "outcome", bool(fam and fam.discrete), None, fam, st.target_spans[0])
+                )
+                continue
+            if sym.role == "derived":
+                d = derived_by_name.get(name)
+                if d is not None and d.data_only and sym.as_index:
+                    for level, span in sym.as_index.items():
+                        out.append(self.data_var(name, stan[name], level, "index", span, derived=d.rhs))
+                continue
+            if sym.role != "data":
+                continue
+            trials = any(u.slot == "trials" for u in sym.uses)
+            for level, span in sym.data_levels.items():
+                if level in sym.as_index:
+                    out.append(self.data_var(name, stan[name], level, "index", span))
+                    if not self.used_as_value_at(sym, level):
+                        continue
+                kind = "trials" if trials and level == ROWS else "predictor"
+                out.append(self.data_var(name, stan[name], level, kind, span, integer=kind == "trials"))
+        return tuple(out)
+
+    def used_as_value_at(self, sym: _Sym, level: str) -> bool:
+        for u in sym.uses:
+            if u.slot == "index":
+                continue
+            lvl = self.letter_domain(u.stmt) if u.stmt.letter else ROWS
+            if isinstance(u.index, ast.Index):
+                lvl = _index_column(u.index) or lvl
+            if lvl == level:
+                return True
+        return False
+
+    def data_var(
+        self,
+        name: str,
+        stan_name: str,
+        level: str,
+        kind: str,
+        span: ast.Span,
+        integer: bool = False,
+        derived: ast.Expr | None = None,
+    ) -> DataVar:
+        if level != ROWS:
+            stan_name = self.names.fresh(f"{stan_name}_by_{self.names.user(level)}")
+        if kind == "index":
+            return DataVar(name, stan_name, level, "index", True, name, None, span, derived)
+        return DataVar(name, stan_name, level, kind, integer, None, None, span)  # type: ignore[arg-type]
+
+    # -- warnings -----------------------------------------------------------------------
+    def lint(self) -> None:
+        for name, sym in self.syms.items():
+            st = self.defined.get(name)
+            if st is None:
+                continue
+            others = [u for u in sym.uses if u.stmt is not st]
+            if sym.role == "param" and not others and st.kind != "joint_prior":
+                self.warn("W500", f"parameter `{name}` has a prior but is not used anywhere", st.target_spans[0])
+            if sym.role == "derived" and not others:
+                self.warn("W501", f"`{name}` is defined but not used anywhere", st.target_spans[0])
+        self.identification()
+
+    def identification(self) -> None:
+        """Two intercept means that enter one linear predictor only as a sum are not identified."""
+        means: dict[str, str] = {}  # group-level param -> its free mean parameter
+        for st in self.stmts:
+            if st.kind == "group_prior" and st.family and st.family.location_scale:
+                loc = st.args[[k for _, k in st.family.args].index("loc")]
+                if isinstance(loc, ast.Name) and self.syms.get(loc.id, _Sym("", "")).role == "param":
+                    means[st.targets[0]] = loc.id
+        for st in self.stmts:
+            if st.kind != "derived" or st.letter != self.row_letter:
+                continue
+            intercepts: list[tuple[str, str]] = []
+            for term in _summands(st.rhs):  # type: ignore[arg-type]
+                if isinstance(term, ast.Name) and self.syms.get(term.id, _Sym("", "")).role == "param":
+                    intercepts.append((term.id, f"`{term.id}`"))
+                elif isinstance(term, ast.Index) and isinstance(term.base, ast.Name) and term.base.id in means:
+                    intercepts.append((means[term.base.id], f"`{means[term.base.id]}` (the mean of `{term.base.id}`)"))
+            if len(intercepts) >= 2:
+                listed = " and ".join(d for _, d in intercepts)
+                self.warn(
+                    "W502",
+                    f"{listed} enter `{st.targets[0]}` only as a sum, so they are not identified separately",
+                    st.node.span,
+                    "keep one intercept mean and give the other group effects mean 0, e.g. "
+                    "`g[j] ~ Normal(0, sigma_g)`",
+                )
+
+    # -- driver ---------------------------------------------------------------------------
+    def run(self) -> CheckedModel | None:
+        self.read_statements()
+        self.assign_roles()
+        self.args_with_slots()
+        self.missing_priors()
+        self.resolve_domains()
+        self.check_shapes()
+        self.read_as_data_warnings()
+        for st in self.stmts:
+            if st.family is not None:
+                self.prior_checks(st)
+        if not any(st.kind == "likelihood" for st in self.stmts) and not self.has_errors:
+            self.err(
+                "E305",
+                "the model has no likelihood: no statement like `y[i] ~ Normal(mu[i], sigma)`",
+                ast.NO_SPAN,
+            )
+        if self.has_errors:
+            return None
+        model = self.build()
+        if self.has_errors:
+            return None
+        self.lint()
+        return model
+
+
+def check(program: ast.Program) -> tuple[CheckedModel | None, list[Diagnostic]]:
+    """Check a parsed program. Returns the checked model (None if there are errors) and all
+    diagnostics (errors, warnings and notes)."""
+    checker = _Checker(program)
+    model = checker.run()
+    return model, checker.diags
+
+
+# ---- small pure helpers ------------------------------------------------------------------
+
+
+def _joint_items(base: ast.Expr) -> tuple[ast.Name, ...] | None:
+    items: tuple[ast.Expr, ...] | None = None
+    if isinstance(base, ast.VectorLit):
+        items = base.items
+    elif isinstance(base, ast.Call) and base.func == "c":
+        items = base.args
+    if items and all(isinstance(i, ast.Name) for i in items):
+        return items  # type: ignore[return-value]
+    return None
+
+
+def _names_in(expr: ast.Expr | None) -> set[str]:
+    if expr is None:
+        return set()
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+def _direct_name(arg: ast.Expr) -> str | None:
+    if isinstance(arg, ast.Name):
+        return arg.id
+    if isinstance(arg, ast.Index) and isinstance(arg.base, ast.Name):
+        return arg.base.id
+    return None
+
+
+def _direct_span(arg: ast.Expr) -> ast.Span:
+    return arg.span
+
+
+def _index_column(ix: ast.Expr | None) -> str | None:
+    if isinstance(ix, ast.Index) and isinstance(ix.base, ast.Name):
+        return ix.base.id
+    return None
+
+
+def _summands(e: ast.Expr) -> Iterable[ast.Expr]:
+    if isinstance(e, ast.BinOp) and e.op == "+":
+        yield from _summands(e.left)
+        yield from _summands(e.right)
+    else:
+        yield e
+
+
+def _declaration_order(params: list[Param]) -> list[Param]:
+    """Scalars and sized vectors first, then group vectors whose offset/multiplier use them."""
+    ordered: list[Param] = []
+    placed: set[str] = set()
+    pending = list(params)
+    while pending:
+        progressed = False
+        for p in list(pending):
+            deps = set()
+            if p.noncentered is not None:
+                deps = (_names_in(p.noncentered[0]) | _names_in(p.noncentered[1])) & {q.name for q in params}
+            if deps <= placed:
+                ordered.append(p)
+                placed.add(p.name)
+                pending.remove(p)
+                progressed = True
+        if not progressed:  # a cycle of offsets: declare the rest as they come
+            ordered.extend(pending)
+            break
+    scalars = [p for p in ordered if p.shape != "group"]
+    groups = [p for p in ordered if p.shape == "group"]
+    return scalars + groups

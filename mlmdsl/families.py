@@ -1,0 +1,268 @@
+"""The catalogue of distributions, links and math functions the language knows.
+
+One table, consulted by the checker (names, arity, argument kinds, support), by the lowering
+(Stan names, constraint inference, canonical-link shortcuts) and by the data binder (what values
+an outcome may take).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# What a distribution's argument is, so constraints can be inferred from use:
+#   "loc" any real, "scale" > 0, "prob" in [0, 1], "trials" non-negative integer data,
+#   "positive" > 0 (rates, shapes), "vector" a vector of K reals, "ordered" cutpoints,
+#   "corr" a correlation matrix (Cholesky factor), "scales" a vector of K positive scales.
+ArgKind = Literal["loc", "scale", "prob", "trials", "positive", "vector", "ordered", "corr", "scales", "real"]
+
+# What values a distribution puts mass on (for outcomes and for parameter constraints).
+Support = Literal["real", "positive", "unit", "binary", "count", "trials", "ordinal", "vector", "corr"]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # canonical spelling, as in messages
+    stan: str  # Stan's distribution name
+    args: tuple[tuple[str, ArgKind], ...]  # (argument name, kind)
+    support: Support
+    discrete: bool = False
+    location_scale: bool = False  # can be non-centred with offset/multiplier
+    # Canonical link shortcut: when the mean argument is `link(...)`-defined, Stan's fused form.
+    link_shortcut: dict[str, str] | None = None  # link name -> Stan distribution name
+    # Stan's argument list when it differs from ours: our argument names and literals, in Stan's
+    # order (HalfNormal(s) -> normal(0, s); HalfStudentT(nu, s) -> student_t(nu, 0, s)).
+    stan_args: tuple[str, ...] | None = None
+    rng: str | None = None  # Stan rng name, when it differs from stan + "_rng"
+    outcome: bool = True  # may be used as a likelihood
+    prior: bool = True  # may be used as a prior on a parameter
+
+    @property
+    def arity(self) -> int:
+        return len(self.args)
+
+    @property
+    def mean_arg(self) -> int:
+        """Index of the argument that carries the linear predictor."""
+        for k, (_, kind) in enumerate(self.args):
+            if kind in ("loc", "prob", "positive"):
+                return k
+        return 0
+
+
+def _f(name, stan, args, support, **kw) -> Family:
+    return Family(name, stan, tuple(args), support, **kw)
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        _f("Normal", "normal", [("mu", "loc"), ("sigma", "scale")], "real", location_scale=True),
+        _f(
+            "StudentT",
+            "student_t",
+            [("nu", "positive"), ("mu", "loc"), ("sigma", "scale")],
+            "real",
+            location_scale=True,
+        ),
+        _f("Cauchy", "cauchy", [("mu", "loc"), ("sigma", "scale")], "real", location_scale=True),
+        _f("Logistic", "logistic", [("mu", "loc"), ("sigma", "scale")], "real", location_scale=True),
+        _f("Exponential", "exponential", [("lambda", "positive")], "positive"),
+        _f(
+            "HalfNormal",
+            "normal",
+            [("sigma", "scale")],
+            "positive",
+            stan_args=("0", "sigma"),
+            outcome=False,
+        ),
+        _f(
+            "HalfCauchy",
+            "cauchy",
+            [("sigma", "scale")],
+            "positive",
+            stan_args=("0", "sigma"),
+            outcome=False,
+        ),
+        _f(
+            "HalfStudentT",
+            "student_t",
+            [("nu", "positive"), ("sigma", "scale")],
+            "positive",
+            stan_args=("nu", "0", "sigma"),
+            outcome=False,
+        ),
+        _f("Gamma", "gamma", [("alpha", "positive"), ("beta", "positive")], "positive"),
+        _f("LogNormal", "lognormal", [("mu", "loc"), ("sigma", "scale")], "positive"),
+        _f("Beta", "beta", [("a", "positive"), ("b", "positive")], "unit"),
+        _f("Uniform", "uniform", [("lower", "real"), ("upper", "real")], "real"),
+        _f(
+            "Bernoulli",
+            "bernoulli",
+            [("p", "prob")],
+            "binary",
+            discrete=True,
+            link_shortcut={"logit": "bernoulli_logit"},
+            prior=False,
+        ),
+        _f(
+            "Binomial",
+            "binomial",
+            [("n", "trials"), ("p", "prob")],
+            "trials",
+            discrete=True,
+            link_shortcut={"logit": "binomial_logit"},
+            prior=False,
+        ),
+        _f(
+            "Poisson",
+            "poisson",
+            [("lambda", "positive")],
+            "count",
+            discrete=True,
+            link_shortcut={"log": "poisson_log"},
+            prior=False,
+        ),
+        _f(
+            "NegBinomial",
+            "neg_binomial_2",
+            [("mu", "positive"), ("phi", "scale")],
+            "count",
+            discrete=True,
+            link_shortcut={"log": "neg_binomial_2_log"},
+            prior=False,
+        ),
+        _f(
+            "OrderedLogistic",
+            "ordered_logistic",
+            [("eta", "loc"), ("cutpoints", "ordered")],
+            "ordinal",
+            discrete=True,
+            prior=False,
+        ),
+        _f(
+            "MVNormal",
+            "multi_normal_cholesky",
+            [("mu", "vector"), ("Rho", "corr"), ("tau", "scales")],
+            "vector",
+            outcome=False,
+        ),
+        _f("LKJcorr", "lkj_corr_cholesky", [("eta", "positive")], "corr", outcome=False),
+    ]
+}
+
+# Lower-case, brms/Stan and ulam (rethinking) spellings of the same families.
+ALIASES: dict[str, str] = {
+    "normal": "Normal",
+    "dnorm": "Normal",
+    "Gaussian": "Normal",
+    "gaussian": "Normal",
+    "student_t": "StudentT",
+    "studentt": "StudentT",
+    "dstudent": "StudentT",
+    "cauchy": "Cauchy",
+    "dcauchy": "Cauchy",
+    "logistic": "Logistic",
+    "dlogis": "Logistic",
+    "exponential": "Exponential",
+    "dexp": "Exponential",
+    "half_normal": "HalfNormal",
+    "halfnormal": "HalfNormal",
+    "dhalfnorm": "HalfNormal",
+    "half_cauchy": "HalfCauchy",
+    "halfcauchy": "HalfCauchy",
+    "dhalfcauchy": "HalfCauchy",
+    "half_student_t": "HalfStudentT",
+    "gamma": "Gamma",
+    "dgamma": "Gamma",
+    "lognormal": "LogNormal",
+    "dlnorm": "LogNormal",
+    "beta": "Beta",
+    "dbeta": "Beta",
+    "uniform": "Uniform",
+    "dunif": "Uniform",
+    "bernoulli": "Bernoulli",
+    "dbern": "Bernoulli",
+    "binomial": "Binomial",
+    "dbinom": "Binomial",
+    "poisson": "Poisson",
+    "dpois": "Poisson",
+    "neg_binomial": "NegBinomial",
+    "negbinomial": "NegBinomial",
+    "neg_binomial_2": "NegBinomial",
+    "GammaPoisson": "NegBinomial",
+    "gamma_poisson": "NegBinomial",
+    "dgampois": "NegBinomial",
+    "ordered_logistic": "OrderedLogistic",
+    "dordlogit": "OrderedLogistic",
+    "cumulative": "OrderedLogistic",
+    "multi_normal": "MVNormal",
+    "MultiNormal": "MVNormal",
+    "dmvnorm": "MVNormal",
+    "dmvnorm2": "MVNormal",
+    "lkj_corr": "LKJcorr",
+    "LKJ": "LKJcorr",
+    "LKJCorr": "LKJcorr",
+    "dlkjcorr": "LKJcorr",
+    "lkj_corr_cholesky": "LKJcorr",
+}
+
+
+def lookup_family(name: str) -> Family | None:
+    return FAMILIES.get(name) or FAMILIES.get(ALIASES.get(name, ""))
+
+
+def family_names() -> list[str]:
+    return list(FAMILIES) + list(ALIASES)
+
+
+# ---- links and functions -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    inverse_stan: str | None  # Stan function applying the inverse link (None: identity)
+
+
+LINKS: dict[str, Link] = {
+    "identity": Link("identity", None),
+    "logit": Link("logit", "inv_logit"),
+    "log": Link("log", "exp"),
+    "probit": Link("probit", "Phi"),
+    "cloglog": Link("cloglog", "inv_cloglog"),
+}
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    stan: str
+    arity: int
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in [
+        Function("exp", "exp", 1),
+        Function("log", "log", 1),
+        Function("log1p", "log1p", 1),
+        Function("expm1", "expm1", 1),
+        Function("sqrt", "sqrt", 1),
+        Function("square", "square", 1),
+        Function("abs", "abs", 1),
+        Function("inv_logit", "inv_logit", 1),
+        Function("logistic", "inv_logit", 1),
+        Function("logit", "logit", 1),
+        Function("Phi", "Phi", 1),
+        Function("Phi_approx", "Phi_approx", 1),
+        Function("inv_cloglog", "inv_cloglog", 1),
+        Function("log_inv_logit", "log_inv_logit", 1),
+        Function("tanh", "tanh", 1),
+        Function("pow", "pow", 2),
+        Function("fmin", "fmin", 2),
+        Function("fmax", "fmax", 2),
+        Function("min", "fmin", 2),
+        Function("max", "fmax", 2),
+    ]
+}

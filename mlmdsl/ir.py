@@ -1,0 +1,106 @@
+"""The checked model: what the checker proved about a program, in the shape lowering needs.
+
+Every name has a role (data, parameter, derived), every indexed name a domain (rows or the
+levels of a grouping), every parameter its constraints and parameterization. Frozen, built once
+by `check.py`, read by `lower.py` and `data.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mlmdsl import ast
+from mlmdsl.families import Family
+
+ROWS = "<rows>"  # the domain of the row index; any other domain is a grouping's name
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The levels of a column (or data-only derived quantity) used as an index: `id` in alpha[id[i]]."""
+
+    name: str  # user's name of the column
+    stan_size: str  # "N_id"
+    span: ast.Span  # first use as an index
+
+
+@dataclass(frozen=True)
+class DataVar:
+    """One data input the Stan program declares (besides sizes)."""
+
+    name: str  # the column's name in the data
+    stan: str
+    level: str  # ROWS or the grouping (domain) it is given per level of
+    kind: Literal["outcome", "index", "predictor", "trials"]
+    integer: bool  # declared as an int array
+    grouping: str | None = None  # kind "index": the grouping whose levels it codes
+    family: Family | None = None  # kind "outcome"
+    span: ast.Span = ast.NO_SPAN
+    derived: ast.Expr | None = None  # a data-only derived index: computed by the binder from this
+
+
+@dataclass(frozen=True)
+class Prior:
+    family: Family
+    args: tuple[ast.Expr, ...]
+    stmt: ast.Sample
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    stan: str
+    shape: Literal["scalar", "group", "sized", "corr"]
+    domain: str | None  # grouping name for shape "group"
+    prior: Prior
+    lower: str | None = None
+    upper: str | None = None
+    ordered: bool = False
+    size: str | None = None  # Stan size expression for shape "sized"/"corr"
+    noncentered: tuple[ast.Expr, ast.Expr] | None = None  # (offset, multiplier) as .mlm exprs
+    role: str = "population"
+    role_grouping: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Derived:
+    name: str
+    stan: str
+    level: str | None  # ROWS, a grouping, or None for a scalar
+    link: str  # "identity", "logit", ...
+    rhs: ast.Expr
+    data_only: bool
+    stmt: ast.Assign
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    outcome: str
+    family: Family
+    args: tuple[ast.Expr, ...]
+    stmt: ast.Sample
+
+
+@dataclass(frozen=True)
+class CheckedModel:
+    program: ast.Program
+    row_letter: str
+    data: tuple[DataVar, ...]
+    groupings: dict[str, Grouping]
+    params: tuple[Param, ...]  # in declaration order (hyperparameters before what they shape)
+    derived: tuple[Derived, ...]  # in dependency order
+    likelihoods: tuple[Likelihood, ...]
+    stan_names: dict[str, str]  # user name -> Stan name, for every symbol
+    letter_domains: dict[int, str] = field(default_factory=dict)  # id(stmt) -> domain of its letter
+    statement_letters: dict[int, str] = field(default_factory=dict)  # id(stmt) -> its bound letter
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def derived_named(self, name: str) -> Derived | None:
+        return next((d for d in self.derived if d.name == name), None)
+
+    def data_var(self, name: str, level: str = ROWS) -> DataVar | None:
+        return next((d for d in self.data if d.name == name and d.level == level), None)
