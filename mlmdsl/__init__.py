@@ -1,3 +1,14 @@
-"""mlmdsl: Bayesian multilevel models in lecture notation, compiled to Stan."""
+"""mlmdsl: Bayesian multilevel models in lecture notation, compiled to Stan.
 
-__version__ = "0.1.0"
+    import mlmdsl
+    model = mlmdsl.Model.from_file("examples/partial_pooling.mlm")
+    fit = model.fit("mlm.csv", seed=1)
+    fit.summary()
+"""
+
+from mlmdsl.api import Model
+from mlmdsl.compiler import compile_source
+from mlmdsl.diagnostics import CompileError, Diagnostic
+
+from mlmdsl.version import __version__
+__all__ = ["CompileError", "Diagnostic", "Model", "compile_source", "__version__"]

@@ -9,7 +9,7 @@ of a grouping column) and every inconsistency becomes a Diagnostic at the user's
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlmdsl import ast
 from mlmdsl.diagnostics import Diagnostic, error, note, suggest, warning
@@ -71,6 +71,9 @@ class _Sym:
     sized: str | None = None  # "ordered"/"scales"/"vector"/"corr" when a distribution sizes it
     uses: list[_Use] = field(default_factory=list)
 
+    def as_value_uses(self, defining: _Stmt) -> list[_Use]:
+        return [u for u in self.uses if u.slot != "index" and u.stmt is not defining]
+
 
 class _Checker:
     def __init__(self, program: ast.Program) -> None:
@@ -85,6 +88,9 @@ class _Checker:
 
     # -- helpers --
     def err(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> None:
+        # One error per place: a later one at the same span is a consequence of the first.
+        if span != ast.NO_SPAN and any(d.is_error and d.span == span for d in self.diags):
+            return
         self.diags.append(error(code, msg, span, hint))
 
     def warn(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> None:
@@ -174,9 +180,12 @@ class _Checker:
         got = self.family_of(node.rhs)
         lhs = node.lhs
         shape_hint = "the left of `~` is an outcome `y[i]`, a parameter `b`, `alpha[j]`, or `[a, b][j]`"
-        if got is None:
-            return None
-        fam, args = got
+        # A bad distribution is reported once; the statement still declares its left side, so
+        # the rest of the model is checked without "no prior" errors in its wake.
+        if got is not None:
+            fam, args = got
+        else:
+            fam, args = None, node.rhs.args if isinstance(node.rhs, ast.Call) else ()
         if isinstance(lhs, ast.Name):
             return _Stmt(node, "prior", (lhs.id,), (lhs.span,), None, fam, args)
         if isinstance(lhs, ast.Index) and len(lhs.indices) == 1 and isinstance(lhs.indices[0], ast.Name):
@@ -187,7 +196,7 @@ class _Checker:
                 return _Stmt(node, kind, (base.id,), (base.span,), letter, fam, args)
             items = _joint_items(base)
             if items is not None:
-                if fam.name != "MVNormal":
+                if fam is not None and fam.name != "MVNormal":
                     self.err("E205", f"several effects on the left of `~` need MVNormal, not {fam.name}", lhs.span)
                     return None
                 if letter == self.row_letter:
@@ -538,13 +547,12 @@ class _Checker:
                 for u in bare_uses:
                     if u.slot in ("ordered", "scales", "vector"):
                         continue
-                    example = f"{sym.name}[{u.stmt.letter or self.row_letter}]"
                     self.err(
                         "E312",
                         f"`{sym.name}` has one value per {'row' if sym.domain == ROWS else 'group'} "
                         "but is used without an index",
                         u.span,
-                        f"write `{example}`" if u.stmt.letter else None,
+                        self.index_example(sym, u.stmt),
                     )
             sized = {u.slot for u in bare_uses if u.slot in ("ordered", "scales", "vector", "corr")}
             if sized:
@@ -555,17 +563,34 @@ class _Checker:
                 if dom is None and st.letter != self.row_letter:
                     name = st.targets[0]
                     used = [u for u in self.syms[name].uses if u.stmt is not st]
-                    if used:
-                        self.err(
-                            "E316",
-                            f"cannot tell what `{st.letter}` ranges over: `{name}` is never indexed by a data "
-                            "column",
-                            st.node.span,
-                            f"use it as `{name}[group[{self.row_letter}]]` somewhere",
-                        )
+                    why = "is never indexed by a data column" if used else "is not used anywhere"
+                    self.err(
+                        "E316",
+                        f"cannot tell what `{st.letter}` ranges over: `{name}` {why}",
+                        st.node.span,
+                        f"use it with a grouping column, e.g. `{name}[<column>[{self.row_letter}]]`",
+                    )
+
+    def unused_params(self) -> list[str]:
+        """Parameters with a prior that nothing else uses: the likely targets of a typo."""
+        return [
+            n
+            for n, s in self.syms.items()
+            if s.role == "param" and not any(u.stmt is not self.defined.get(n) for u in s.uses)
+        ]
+
+    def index_example(self, sym: _Sym, st: _Stmt) -> str | None:
+        letter = st.letter or self.row_letter
+        if sym.domain == ROWS:
+            return f"write `{sym.name}[{letter}]`"
+        if sym.domain is not None and st.letter == self.row_letter:
+            return f"write `{sym.name}[{sym.domain}[{letter}]]`"
+        if sym.domain is not None and st.letter and self.letter_domain(st) == sym.domain:
+            return f"write `{sym.name}[{letter}]`"
+        return None
 
     def missing_priors(self) -> None:
-        priors = [n for n, s in self.syms.items() if s.role == "param"]
+        priors = self.unused_params()
         for sym in self.syms.values():
             if sym.role != "data":
                 continue
@@ -594,7 +619,7 @@ class _Checker:
             sym.role = "param"  # report once
 
     def read_as_data_warnings(self) -> None:
-        priors = [n for n, s in self.syms.items() if s.role == "param"]
+        priors = self.unused_params()
         for sym in self.syms.values():
             if sym.role != "data" or not sym.uses:
                 continue
@@ -884,7 +909,11 @@ class _Checker:
             if sym.role != "data":
                 continue
             trials = any(u.slot == "trials" for u in sym.uses)
+            binder_only = all(self.binder_computed(u.stmt) for u in sym.uses)
             for level, span in sym.data_levels.items():
+                if binder_only:
+                    out.append(replace(self.data_var(name, stan[name], level, "predictor", span), in_stan=False))
+                    continue
                 if level in sym.as_index:
                     out.append(self.data_var(name, stan[name], level, "index", span))
                     if not self.used_as_value_at(sym, level):
@@ -892,6 +921,13 @@ class _Checker:
                 kind = "trials" if trials and level == ROWS else "predictor"
                 out.append(self.data_var(name, stan[name], level, kind, span, integer=kind == "trials"))
         return tuple(out)
+
+    def binder_computed(self, st: _Stmt) -> bool:
+        """A data-only derived quantity used as an index is computed by the binder, not Stan."""
+        if st.kind != "derived":
+            return False
+        sym = self.syms[st.targets[0]]
+        return bool(sym.as_index) and not self.depends_on_params(sym.name) and not sym.as_value_uses(st)
 
     def used_as_value_at(self, sym: _Sym, level: str) -> bool:
         for u in sym.uses:

@@ -108,7 +108,9 @@ class CompileError(Exception):
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a misspelled word, if one is close enough to be meant."""
-    pool = {c.lower(): c for c in candidates}
+    pool: dict[str, str] = {}
+    for c in candidates:  # the first spelling wins: callers list canonical names first
+        pool.setdefault(c.lower(), c)
     hits = difflib.get_close_matches(word.lower(), list(pool), n=1, cutoff=0.7)
     return pool[hits[0]] if hits else None
 

@@ -38,6 +38,9 @@ class DataVar:
     family: Family | None = None  # kind "outcome"
     span: ast.Span = ast.NO_SPAN
     derived: ast.Expr | None = None  # a data-only derived index: computed by the binder from this
+    # False for a column read only to compute a derived index (prosoc_left in treatment[i] = ...):
+    # the binder needs it, the Stan program does not.
+    in_stan: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,160 @@
+"""The Python API: `Model.from_file(...)`, `model.stan_code()`, `model.fit(data, ...)`.
+
+Glue only: compile (compiler.py), bind data (data.py), sample (backends), label (results.py).
+Heavy imports (pandas, samplers, ArviZ) happen when a fit is asked for, not on import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlmdsl.compiler import Compiled, compile_source
+from mlmdsl.diagnostics import CompileError, Diagnostic, render_text
+from mlmdsl.schema import OutputSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlmdsl.data import BoundData
+    from mlmdsl.results import Fit
+
+
+class Model:
+    """A checked .mlm model. Construct with `Model.from_file` or `Model.from_string`."""
+
+    def __init__(self, compiled: Compiled) -> None:
+        if not compiled.ok:
+            raise CompileError(compiled.diagnostics, compiled.source, compiled.filename)
+        self._compiled = compiled
+
+    @classmethod
+    def from_string(cls, text: str, name: str = "<model>") -> Model:
+        return cls(compile_source(text, name))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Model:
+        path = Path(path)
+        return cls(compile_source(path.read_text(encoding="utf-8"), str(path)))
+
+    # ---- what the compiler found ---------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return Path(self._compiled.filename).stem if self._compiled.filename != "<model>" else "model"
+
+    @property
+    def source(self) -> str:
+        return self._compiled.source
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Warnings and notes (errors would have stopped construction)."""
+        return self._compiled.diagnostics
+
+    @property
+    def checked(self):
+        return self._compiled.model
+
+    def stan_code(self) -> str:
+        assert self._compiled.stan_code is not None
+        return self._compiled.stan_code
+
+    def parameterization(self) -> dict[str, str]:
+        """Group-level parameter -> "non-centred" or "centred", as the compiler chose."""
+        model = self._compiled.model
+        assert model is not None
+        return {
+            p.name: "non-centred" if p.noncentered is not None else "centred"
+            for p in model.params
+            if p.shape == "group"
+        }
+
+    def check(self, data: pd.DataFrame | str | Path | None = None, *, drop_missing: bool = False) -> list[Diagnostic]:
+        """All diagnostics; with data, also the data's (missing columns, bad outcome values...)."""
+        diags = list(self.diagnostics)
+        if data is not None:
+            from mlmdsl.data import DataError, bind
+
+            try:
+                diags += bind(self._compiled.model, data, drop_missing=drop_missing).diagnostics
+            except DataError as e:
+                diags += e.diagnostics
+        return diags
+
+    def bind(self, data: pd.DataFrame | str | Path, *, drop_missing: bool = False) -> BoundData:
+        from mlmdsl.data import DataError, bind
+
+        try:
+            return bind(self._compiled.model, data, drop_missing=drop_missing)
+        except DataError as e:
+            raise CompileError(e.diagnostics, self.source, self._compiled.filename) from None
+
+    # ---- fitting ---------------------------------------------------------------------------
+    def fit(
+        self,
+        data: pd.DataFrame | str | Path,
+        *,
+        backend: str = "stanli",
+        chains: int = 4,
+        iter_warmup: int = 1000,
+        iter_sampling: int = 1000,
+        seed: int | None = None,
+        adapt_delta: float = 0.8,
+        max_treedepth: int = 10,
+        refresh: int = 100,
+        parallel_chains: int | None = None,
+        output_dir: str | Path | None = None,
+        drop_missing: bool = False,
+    ) -> Fit:
+        from mlmdsl.backends.base import SampleConfig
+        from mlmdsl.backends.registry import get_backend
+        from mlmdsl.results import Fit
+
+        bound = self.bind(data, drop_missing=drop_missing)
+        config = SampleConfig(
+            chains=chains,
+            iter_warmup=iter_warmup,
+            iter_sampling=iter_sampling,
+            seed=seed,
+            adapt_delta=adapt_delta,
+            max_treedepth=max_treedepth,
+            refresh=refresh,
+            parallel_chains=parallel_chains,
+            output_dir=Path(output_dir) if output_dir is not None else None,
+        )
+        raw = get_backend(backend).sample(self.stan_code(), bound.stan_data, config)
+        info: dict[str, Any] = dict(bound.info)
+        info.setdefault("seed", raw.info.get("seed"))
+        return Fit.from_raw(
+            raw,
+            self.schema_for(bound),
+            bound.observed,
+            model_name=self.name,
+            stan_code=self.stan_code(),
+            data_info=info,
+        )
+
+    def schema_for(self, bound: BoundData) -> OutputSchema:
+        """The compiler's output schema with the data's labels filled in."""
+        lowered = self._compiled.lowered
+        assert lowered is not None
+        coords: dict[str, list] = {"obs": list(bound.obs_labels)}
+        coords.update({g: list(labels) for g, labels in bound.labels.items()})
+        sizes = {g: len(labels) for g, labels in bound.labels.items()}
+        return dataclasses.replace(lowered.schema, coords=coords, groupings=sizes)
+
+    # ---- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<mlmdsl.Model {self.name}: {len(self.checked.params)} parameters>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        notes = render_text(self.diagnostics, self.source, self._compiled.filename)
+        parts = [f"<b>mlmdsl model</b> <code>{html.escape(self.name)}</code>"]
+        parts.append(f"<pre>{html.escape(self.source.strip())}</pre>")
+        if notes:
+            parts.append(f"<pre>{html.escape(notes)}</pre>")
+        parts.append(f"<details><summary>Stan program</summary><pre>{html.escape(self.stan_code())}</pre></details>")
+        return "\n".join(parts)

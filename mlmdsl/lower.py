@@ -1,0 +1,498 @@
+"""Stage 3: ir.CheckedModel -> StanProgram (blocks of Stan lines) and the output schema.
+
+Decides *what* the Stan program says: declarations with inferred constraints, non-centred
+parameters as `offset`/`multiplier`, vectorized statements (`alpha[id[i]]` -> `alpha[id]`),
+canonical-link shortcuts (`logit(p[i]) = eta` with Bernoulli -> `bernoulli_logit`), and
+generated quantities for LOO and posterior predictive checks. `emit.py` renders the shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlmdsl import ast
+from mlmdsl.families import FUNCTIONS, LINKS, Family
+from mlmdsl.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Param
+from mlmdsl.names import NameTable
+from mlmdsl.schema import OutputSchema, OutputVar
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    comment: str | None = None
+
+
+@dataclass
+class StanProgram:
+    header: list[str] = field(default_factory=list)
+    data: list[Line] = field(default_factory=list)
+    transformed_data: list[Line] = field(default_factory=list)
+    parameters: list[Line] = field(default_factory=list)
+    transformed_parameters: list[Line] = field(default_factory=list)
+    model: list[Line] = field(default_factory=list)
+    generated_quantities: list[Line] = field(default_factory=list)
+    gq_locals: list[Line] = field(default_factory=list)  # inside a nested block: not saved
+
+
+@dataclass(frozen=True)
+class Lowered:
+    program: StanProgram
+    schema: OutputSchema
+
+
+@dataclass(frozen=True)
+class _Code:
+    text: str
+    vector: bool  # varies over the statement's index (rows or levels)
+    integer: bool = False  # an int array or int literal
+    prec: int = 9  # precedence of the outermost operator, for parentheses
+
+
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}
+
+
+class _Lowerer:
+    def __init__(self, model: CheckedModel, gq: bool = True) -> None:
+        self.m = model
+        self.gq = gq
+        self.names = NameTable()
+        for stan in model.stan_names.values():
+            self.names.reserve(stan)
+        for g in model.groupings.values():
+            self.names.reserve(g.stan_size)
+        for d in model.data:
+            self.names.reserve(d.stan)
+        self.names.reserve("N")
+        self.out = StanProgram()
+        self.row_derived = {d.name: d for d in model.derived if d.level == ROWS and not d.data_only}
+        # Row-level derived quantities replaced by their linear predictor via a link shortcut.
+        self.shortcut_locals: dict[str, str] = {}
+
+    # ---- expressions ----------------------------------------------------------------
+    def expr(self, e: ast.Expr, stmt: ast.Sample | ast.Assign | None) -> _Code:
+        match e:
+            case ast.Num(text=text, value=value):
+                is_int = ast.Num(value, text, e.span).is_int
+                code = text if not text.startswith("-") else f"({text})"
+                return _Code(code, False, is_int)
+            case ast.Name(id=name):
+                return _Code(self.m.stan_names[name], self.is_vector_name(name))
+            case ast.Index(base=ast.Name(id=name), indices=(ix,)):
+                return self.indexed(name, ix, stmt)
+            case ast.BinOp(op=op, left=left, right=right):
+                return self.binop(op, self.expr(left, stmt), self.expr(right, stmt))
+            case ast.Neg(operand=operand):
+                inner = self.expr(operand, stmt)
+                return _Code(f"-{_wrap(inner, 4)}", inner.vector, inner.integer, 4)
+            case ast.Call(func=func, args=args):
+                codes = [self.as_real(self.expr(a, stmt)) for a in args]
+                if func == "pow":
+                    return self.binop("^", codes[0], codes[1])
+                fn = FUNCTIONS[func]
+                joined = ", ".join(c.text for c in codes)
+                return _Code(f"{fn.stan}({joined})", any(c.vector for c in codes))
+            case ast.VectorLit(items=items):
+                codes = [self.expr(a, stmt) for a in items]
+                return _Code(f"[{', '.join(c.text for c in codes)}]'", False)
+        raise TypeError(f"cannot lower {e!r}")
+
+    def is_vector_name(self, name: str) -> bool:
+        p = self.m.param(name)
+        return p is not None and p.shape in ("sized",)
+
+    def indexed(self, name: str, ix: ast.Expr, stmt) -> _Code:
+        level = self.level_of(stmt)
+        if isinstance(ix, ast.Name):  # the statement's own letter
+            target = self.value_of(name, level)
+            return _Code(target.text, True, target.integer)
+        assert isinstance(ix, ast.Index) and isinstance(ix.base, ast.Name)
+        col = ix.base.id
+        index_var = self.index_var(col, level)
+        if name in self.m.stan_names and (self.m.param(name) or self.m.derived_named(name)):
+            base = self.m.stan_names[name]
+            d = self.m.derived_named(name)
+            if d is not None and d.level == ROWS:
+                base = self.shortcut_locals.get(name, base)
+            return _Code(f"{base}[{index_var}]", True)
+        # a group-level data column read through each row's group: z[id[i]]
+        dv = self.m.data_var(name, col)
+        assert dv is not None, f"no data for {name} at {col}"
+        return _Code(f"{dv.stan}[{index_var}]", True, dv.integer)
+
+    def value_of(self, name: str, level: str | None) -> _Code:
+        p = self.m.param(name)
+        if p is not None:
+            return _Code(p.stan, True)
+        d = self.m.derived_named(name)
+        if d is not None:
+            if d.data_only and (dv := self.m.data_var(name, level or ROWS)) is not None:
+                return _Code(dv.stan, True, dv.integer)
+            return _Code(self.shortcut_locals.get(name, d.stan), True)
+        candidates = [dv for dv in self.m.data if dv.name == name and dv.level == (level or ROWS)]
+        # Prefer the value form (predictor/outcome) over the index form of a column.
+        candidates.sort(key=lambda dv: dv.kind == "index")
+        dv = candidates[0]
+        return _Code(dv.stan, True, dv.integer)
+
+    def index_var(self, col: str, level: str | None) -> str:
+        dv = next(
+            (d for d in self.m.data if d.name == col and d.kind == "index" and d.level == (level or ROWS)),
+            None,
+        )
+        assert dv is not None, f"no index array for {col} at {level}"
+        return dv.stan
+
+    def level_of(self, stmt) -> str | None:
+        if stmt is None:
+            return None
+        return self.m.letter_domains.get(id(stmt))
+
+    def binop(self, op: str, a: _Code, b: _Code) -> _Code:
+        prec = _PREC[op]
+        vector = a.vector or b.vector
+        if op in "+-":
+            a, b = self.as_real(a), self.as_real(b)
+            sym = op
+        elif op == "*":
+            a, b = self.as_real(a), self.as_real(b)
+            sym = ".*" if a.vector and b.vector else "*"
+        elif op == "/":
+            a, b = self.as_real(a, literal=True), self.as_real(b)
+            sym = "./" if b.vector else "/"
+        else:
+            a, b = self.as_real(a, literal=True), self.as_real(b)
+            sym = ".^" if vector else "^"
+        left = _wrap(a, prec if op != "^" else prec + 1)
+        right = _wrap(b, prec + (op in "-/") if op != "^" else prec)
+        return _Code(f"{left} {sym} {right}", vector, a.integer and b.integer and op in "+-*", prec)
+
+    @staticmethod
+    def as_real(c: _Code, literal: bool = False) -> _Code:
+        """Int arrays become vectors in arithmetic; an int literal becomes real where Stan would
+        otherwise do integer division."""
+        if c.integer and c.vector:
+            return _Code(f"to_vector({c.text})", True, False)
+        if literal and c.integer and c.text.lstrip("(-").isdigit():
+            return _Code(c.text.replace(c.text.strip("()-"), c.text.strip("()-") + ".0"), False, False, c.prec)
+        return c
+
+    # ---- declarations -----------------------------------------------------------------
+    def size_of(self, level: str | None) -> str:
+        return "N" if level in (None, ROWS) else self.m.groupings[level].stan_size
+
+    def declare_data(self) -> None:
+        out = self.out.data
+        out.append(Line("int<lower=0> N;", "number of rows"))
+        for g in self.m.groupings.values():
+            out.append(Line(f"int<lower=1> {g.stan_size};", f"number of levels of {g.name}"))
+        for dv in self.m.data:
+            if dv.in_stan:
+                out.append(self.data_line(dv))
+
+    def data_line(self, dv: DataVar) -> Line:
+        n = self.size_of(dv.level)
+        where = f"line {dv.span.line}"
+        if dv.kind == "index":
+            bound = self.m.groupings[dv.grouping or dv.name].stan_size
+            what = f"{dv.name} coded 1..{bound}"
+            if dv.derived is not None:
+                what += f" (computed from {ast.to_text(dv.derived)})"
+            return Line(f"array[{n}] int<lower=1, upper={bound}> {dv.stan};", f"{what}; {where}")
+        if dv.kind == "trials":
+            return Line(f"array[{n}] int<lower=0> {dv.stan};", f"trials; {where}")
+        if dv.kind == "outcome":
+            fam = dv.family
+            assert fam is not None
+            if fam.discrete:
+                bounds = {"binary": "<lower=0, upper=1>", "ordinal": "<lower=1>"}.get(fam.support, "<lower=0>")
+                return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
+            bounds = {"positive": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(fam.support, "")
+            return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
+        per = "" if dv.level == ROWS else f" (one per level of {dv.level})"
+        return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per}; {where}")
+
+    def declare_parameters(self) -> None:
+        for p in self.m.params:
+            self.out.parameters.append(Line(self.param_decl(p), self.param_comment(p)))
+
+    def param_decl(self, p: Param) -> str:
+        bounds = []
+        if p.lower is not None:
+            bounds.append(f"lower={p.lower}")
+        if p.upper is not None:
+            bounds.append(f"upper={p.upper}")
+        if p.noncentered is not None:
+            loc, scale = p.noncentered
+            stmt = p.prior.stmt
+            if not (isinstance(loc, ast.Num) and loc.value == 0):
+                bounds.append(f"offset={self.expr(loc, stmt).text}")
+            bounds.append(f"multiplier={self.expr(scale, stmt).text}")
+        b = f"<{', '.join(bounds)}>" if bounds else ""
+        if p.shape == "scalar":
+            return f"real{b} {p.stan};"
+        if p.shape == "group":
+            return f"vector{b}[{self.size_of(p.domain)}] {p.stan};"
+        if p.shape == "corr":
+            return f"cholesky_factor_corr[{p.size}] {p.stan};"
+        kind = "ordered" if p.ordered else f"vector{b}"
+        return f"{kind}[{p.size}] {p.stan};"
+
+    def param_comment(self, p: Param) -> str:
+        parts = [f"line {p.line}"]
+        if p.noncentered is not None:
+            parts.append("non-centred")
+        if p.shape == "group":
+            parts.append(f"one per level of {p.domain}")
+        return "; ".join(parts)
+
+    # ---- derived quantities -----------------------------------------------------------
+    def derived_code(self, d: Derived) -> _Code:
+        code = self.expr(d.rhs, d.stmt)
+        inv = LINKS[d.link].inverse_stan
+        if inv is not None:
+            code = _Code(f"{inv}({code.text})", code.vector)
+        return code
+
+    def derived_decl(self, d: Derived, code: _Code) -> str:
+        if d.level is None:
+            return f"real {d.stan} = {code.text};"
+        n = self.size_of(d.level)
+        text = code.text if code.vector else f"rep_vector({code.text}, {n})"
+        return f"vector[{n}] {d.stan} = {_real_vector(text, code)};"
+
+    def lower_derived(self) -> None:
+        for d in self.m.derived:
+            if d.level == ROWS and not d.data_only:
+                continue  # model-block locals, see row_locals()
+            if d.data_only and self.m.data_var(d.name, d.level or ROWS) is not None:
+                continue  # computed by the binder (an index needs its levels coded)
+            target = self.out.transformed_data if d.data_only else self.out.transformed_parameters
+            target.append(Line(self.derived_decl(d, self.derived_code(d)), _stmt_comment(self.m, d.stmt)))
+
+    def row_locals(self, needed: set[str]) -> list[Line]:
+        """Row-level derived quantities that depend on parameters, in dependency order."""
+        lines = []
+        for d in self.m.derived:
+            if d.name not in needed or d.level != ROWS or d.data_only:
+                continue
+            if d.name in self.shortcut_locals:
+                code = self.expr(d.rhs, d.stmt)
+                local = self.shortcut_locals[d.name]
+                lines.append(Line(f"vector[N] {local} = {_vector_text(code, 'N')};", _stmt_comment(self.m, d.stmt)))
+                continue
+            code = self.derived_code(d)
+            lines.append(Line(f"vector[N] {d.stan} = {_vector_text(code, 'N')};", _stmt_comment(self.m, d.stmt)))
+        return lines
+
+    def needed_row_derived(self) -> set[str]:
+        needed: set[str] = set()
+        stack = [a for lk in self.m.likelihoods for a in lk.args]
+        while stack:
+            e = stack.pop()
+            for node in ast.walk(e):
+                if isinstance(node, ast.Name) and node.id in self.row_derived and node.id not in needed:
+                    needed.add(node.id)
+                    stack.append(self.row_derived[node.id].rhs)
+        return needed
+
+    def plan_shortcuts(self) -> dict[int, tuple[str, str]]:
+        """For each likelihood using a link shortcut: (Stan family, derived name)."""
+        plans: dict[int, tuple[str, str]] = {}
+        uses: dict[str, int] = {}
+        for node in self.all_exprs():
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and n.id in self.row_derived:
+                    uses[n.id] = uses.get(n.id, 0) + 1
+        for lk in self.m.likelihoods:
+            fam = lk.family
+            if not fam.link_shortcut:
+                continue
+            arg = lk.args[fam.mean_arg]
+            name = _direct_row_name(arg)
+            d = self.row_derived.get(name or "")
+            if d is None or d.link not in fam.link_shortcut:
+                continue
+            plans[id(lk.stmt)] = (fam.link_shortcut[d.link], d.name)
+            if uses.get(d.name, 0) == 1:
+                # The probability itself is never needed: keep only the linear predictor.
+                self.shortcut_locals[d.name] = self.names.fresh(f"{d.link}_{d.stan}")
+        return plans
+
+    def all_exprs(self):
+        for lk in self.m.likelihoods:
+            yield from lk.args
+        for d in self.m.derived:
+            yield d.rhs
+        for p in self.m.params:
+            yield from p.prior.args
+
+    # ---- statements ---------------------------------------------------------------------
+    def likelihood_args(self, lk: Likelihood, shortcut: tuple[str, str] | None) -> tuple[str, list[_Code]]:
+        fam = lk.family
+        codes = [self.expr(a, lk.stmt) for a in lk.args]
+        if shortcut is not None:
+            stan_fam, dname = shortcut
+            local = self.shortcut_locals.get(dname)
+            if local is None:  # p is used elsewhere too: recover the linear predictor by name
+                local = self.names.fresh(f"{self.m.derived_named(dname).link}_{self.m.stan_names[dname]}")
+                self.shortcut_locals[dname] = local
+            codes[fam.mean_arg] = _Code(local, True)
+            return stan_fam, codes
+        return fam.stan, codes
+
+    def lower_model(self) -> None:
+        plans = self.plan_shortcuts()
+        needed = self.needed_row_derived()
+        self.out.model.extend(self.row_locals(needed))
+        self.plans = plans
+        statements: list[tuple[int, Line]] = []
+        for lk in self.m.likelihoods:
+            stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
+            y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+            args = ", ".join(_stan_arg(c) for c in codes)
+            line = Line(f"{y} ~ {stan_fam}({args});", _stmt_comment(self.m, lk.stmt))
+            statements.append((lk.stmt.span.line, line))
+        for p in self.m.params:
+            st = p.prior.stmt
+            if p.shape == "corr" or _is_joint(st):
+                continue
+            fam = p.prior.family
+            codes = [self.expr(a, st) for a in p.prior.args]
+            args = ", ".join(_stan_arg(c) for c in _stan_order(fam, codes))
+            statements.append((st.span.line, Line(f"{p.stan} ~ {fam.stan}({args});", _stmt_comment(self.m, st))))
+        # The user's order, so the comments read down the .mlm file.
+        self.out.model.extend(line for _, line in sorted(statements, key=lambda t: t[0]))
+
+    def lower_generated(self) -> list[OutputVar]:
+        if not self.gq:
+            return []
+        outs: list[OutputVar] = []
+        needed = self.needed_row_derived()
+        self.out.gq_locals.extend(self.row_locals(needed))
+        single = len(self.m.likelihoods) == 1
+        loop = self.names.fresh("n")
+        for lk in self.m.likelihoods:
+            y_dv = self.m.data_var(lk.outcome)
+            assert y_dv is not None
+            y = y_dv.stan
+            ll = "log_lik" if single else self.names.fresh(f"log_lik_{y}")
+            rep = self.names.fresh(f"{y}_rep")
+            stan_fam, codes = self.likelihood_args(lk, self.plans.get(id(lk.stmt)))
+            codes = self.hoist(lk, codes, y)
+            elem = ", ".join(_stan_arg(_element(c, loop)) for c in codes)
+            kind = "int" if lk.family.discrete else "real"
+            self.out.generated_quantities.append(Line(f"vector[N] {ll};", f"pointwise log-likelihood of {lk.outcome}"))
+            self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
+            lpdf = "lpmf" if lk.family.discrete else "lpdf"
+            self.out.gq_locals.append(
+                Line(f"for ({loop} in 1:N) {ll}[{loop}] = {stan_fam}_{lpdf}({y}[{loop}] | {elem});")
+            )
+            self.out.gq_locals.append(Line(f"{rep} = {self.rng_call(lk.family, stan_fam, codes)};"))
+            outs.append(OutputVar(ll, lk.outcome, ("obs",), "log_lik", None, lk.stmt.span.line))
+            outs.append(OutputVar(rep, lk.outcome, ("obs",), "predictive", None, lk.stmt.span.line))
+        return outs
+
+    def hoist(self, lk: Likelihood, codes: list[_Code], y: str) -> list[_Code]:
+        """Vector arguments that are expressions become named locals, so the log_lik loop can
+        index them element by element."""
+        out = []
+        for (argname, _), c in zip(lk.family.args, codes, strict=True):
+            if c.vector and not _is_identifier(c.text):
+                local = self.names.fresh(f"{y}_{argname}")
+                decl = "array[N] int" if c.integer else "vector[N]"
+                self.out.gq_locals.append(Line(f"{decl} {local} = {c.text};"))
+                c = _Code(local, True, c.integer)
+            out.append(c)
+        return out
+
+    def rng_call(self, fam: Family, stan_fam: str, codes: list[_Code]) -> str:
+        args = ", ".join(_stan_arg(c) for c in codes)
+        if stan_fam == "binomial_logit":
+            n, eta = codes
+            return f"binomial_rng({n.text}, inv_logit({eta.text}))"
+        return f"{stan_fam}_rng({args})"
+
+    # ---- schema --------------------------------------------------------------------------
+    def schema(self, gq_vars: list[OutputVar]) -> OutputSchema:
+        variables: list[OutputVar] = []
+        for p in self.m.params:
+            dims = (p.domain,) if p.shape == "group" and p.domain else ()
+            variables.append(OutputVar(p.stan, p.name, dims, p.role, p.role_grouping or p.domain, p.line))  # type: ignore[arg-type]
+        for d in self.m.derived:
+            if d.data_only or d.level == ROWS:
+                continue
+            dims = (d.level,) if d.level else ()
+            variables.append(OutputVar(d.stan, d.name, dims, "derived", d.level, d.stmt.span.line))
+        statements = tuple(
+            self.m.program.statement_text(s)
+            for s in self.m.program.statements
+            if not isinstance(s, ast.Directive)
+        )
+        return OutputSchema(
+            tuple(variables + gq_vars),
+            outcomes=tuple(lk.outcome for lk in self.m.likelihoods),
+            statements=statements,
+        )
+
+    def run(self) -> Lowered:
+        self.declare_data()
+        self.declare_parameters()
+        self.lower_derived()
+        self.lower_model()
+        gq_vars = self.lower_generated()
+        return Lowered(self.out, self.schema(gq_vars))
+
+
+def lower(model: CheckedModel, generated_quantities: bool = True) -> Lowered:
+    return _Lowerer(model, generated_quantities).run()
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _wrap(c: _Code, min_prec: int) -> str:
+    return f"({c.text})" if c.prec < min_prec else c.text
+
+
+def _is_identifier(text: str) -> bool:
+    return text.replace("_", "a").isalnum()
+
+
+def _element(c: _Code, loop: str) -> _Code:
+    return _Code(f"{c.text}[{loop}]", False, c.integer) if c.vector else c
+
+
+def _stan_arg(c: _Code) -> str:
+    return c.text
+
+
+def _stan_order(fam: Family, codes: list[_Code]) -> list[_Code]:
+    if fam.stan_args is None:
+        return codes
+    by_name = {name: c for (name, _), c in zip(fam.args, codes, strict=True)}
+    return [by_name.get(a, _Code(a, False)) for a in fam.stan_args]
+
+
+def _vector_text(code: _Code, n: str) -> str:
+    if not code.vector:
+        return f"rep_vector({code.text}, {n})"
+    return _real_vector(code.text, code)
+
+
+def _real_vector(text: str, code: _Code) -> str:
+    return f"to_vector({text})" if code.integer else text
+
+
+def _direct_row_name(arg: ast.Expr) -> str | None:
+    if isinstance(arg, ast.Index) and isinstance(arg.base, ast.Name) and isinstance(arg.indices[0], ast.Name):
+        return arg.base.id
+    return None
+
+
+def _is_joint(st: ast.Sample) -> bool:
+    return isinstance(st.lhs, ast.Index) and not isinstance(st.lhs.base, ast.Name)
+
+
+def _stmt_comment(model: CheckedModel, stmt) -> str:
+    return f"line {stmt.span.line}: {model.program.statement_text(stmt)}"
