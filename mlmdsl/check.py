@@ -914,12 +914,15 @@ class _Checker:
                 if binder_only:
                     out.append(replace(self.data_var(name, stan[name], level, "predictor", span), in_stan=False))
                     continue
+                stan_name = stan[name]
                 if level in sym.as_index:
-                    out.append(self.data_var(name, stan[name], level, "index", span))
+                    out.append(self.data_var(name, stan_name, level, "index", span))
                     if not self.used_as_value_at(sym, level):
                         continue
+                    # The index holds level codes 1..K, not the values: the values need their own.
+                    stan_name = self.names.fresh(f"{stan_name}_value")
                 kind = "trials" if trials and level == ROWS else "predictor"
-                out.append(self.data_var(name, stan[name], level, kind, span, integer=kind == "trials"))
+                out.append(self.data_var(name, stan_name, level, kind, span, integer=kind == "trials"))
         return tuple(out)
 
     def binder_computed(self, st: _Stmt) -> bool:

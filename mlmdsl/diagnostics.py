@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "W502": "not-identified",
     "W503": "read-as-data",
     "W504": "centered-forced",
+    "W505": "dropped-rows",
     # notes
     "N600": "parameterization",
 }

@@ -1,0 +1,49 @@
+"""Shared test fixtures: where the real data sets live, and the official Stan compiler."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+STAN_OUT = REPO / "stan_out"
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the repository (CI clones it there), or $MLMDSL_SHARED_DATA."""
+    env = os.environ.get("MLMDSL_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    path = shared_data_dir() / name
+    if not path.exists():
+        pytest.skip(f"{name} not found in {shared_data_dir()} (the shared data folder beside the repo)")
+    return path
+
+
+def stanc_path() -> Path | None:
+    """The official stanc3 shipped in the httpstan wheel."""
+    try:
+        import httpstan  # noqa: F401 - only its location matters
+    except ImportError:
+        found = shutil.which("stanc")
+        return Path(found) if found else None
+    import importlib.util
+
+    spec = importlib.util.find_spec("httpstan")
+    assert spec is not None and spec.origin is not None
+    path = Path(spec.origin).parent / "stanc"
+    return path if path.exists() else None
+
+
+@pytest.fixture(scope="session")
+def stanc() -> Path:
+    path = stanc_path()
+    if path is None:
+        pytest.skip("the official stanc3 was not found (pip install httpstan)")
+    return path

@@ -1,0 +1,60 @@
+"""Golden files: stan_out/ holds the Stan program of every examples/*.mlm, and every one of them
+is valid Stan by the official compiler (stanc3 from the httpstan wheel).
+
+Regenerate after an intended change with:  MLM_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlmdsl.compiler import compile_source
+from tests.conftest import EXAMPLES, REPO, STAN_OUT
+
+MODELS = sorted(EXAMPLES.glob("*.mlm"))
+
+
+def _compile(path: Path) -> str:
+    rel = path.relative_to(REPO).as_posix()
+    compiled = compile_source(path.read_text(encoding="utf-8"), rel)
+    errors = [d for d in compiled.diagnostics if d.is_error]
+    assert compiled.ok, f"{rel} does not compile: {errors}"
+    assert compiled.stan_code is not None
+    return compiled.stan_code
+
+
+def test_there_are_examples() -> None:
+    assert len(MODELS) >= 3
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_stan_out_is_current(path: Path) -> None:
+    code = _compile(path)
+    golden = STAN_OUT / f"{path.stem}.stan"
+    if os.environ.get("MLM_UPDATE_GOLDEN"):
+        golden.write_text(code, encoding="utf-8")
+    assert golden.exists(), f"missing {golden}; run MLM_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py"
+    assert golden.read_text(encoding="utf-8") == code, (
+        f"{golden.name} is stale; run MLM_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py"
+    )
+
+
+def test_no_orphan_golden_files() -> None:
+    assert {p.stem for p in STAN_OUT.glob("*.stan")} == {p.stem for p in MODELS}
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_official_stanc_accepts(path: Path, stanc: Path, tmp_path: Path) -> None:
+    stan_file = tmp_path / f"{path.stem}.stan"
+    stan_file.write_text(_compile(path), encoding="utf-8")
+    result = subprocess.run(
+        [str(stanc), str(stan_file), f"--o={tmp_path / 'out.hpp'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
