@@ -9,6 +9,6 @@
 from mlmdsl.api import Model
 from mlmdsl.compiler import compile_source
 from mlmdsl.diagnostics import CompileError, Diagnostic
-
 from mlmdsl.version import __version__
+
 __all__ = ["CompileError", "Diagnostic", "Model", "compile_source", "__version__"]

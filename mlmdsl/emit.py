@@ -10,8 +10,8 @@ from functools import lru_cache
 
 import jinja2
 
-from mlmdsl.version import __version__
 from mlmdsl.lower import StanProgram
+from mlmdsl.version import __version__
 
 
 @lru_cache(maxsize=1)

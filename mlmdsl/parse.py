@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -46,9 +47,19 @@ class _ContinuationLexer:
             yield tok
 
 
+def _grammar_text() -> str:
+    """The grammar ships in the wheel as mlmdsl.grammar; in a source checkout that is imported
+    without installing (tests run from the repo root), it is the top-level grammar/ folder."""
+    try:
+        return resources.files("mlmdsl.grammar").joinpath("mlm.lark").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        source_tree = Path(__file__).resolve().parents[1] / "grammar" / "mlm.lark"
+        return source_tree.read_text(encoding="utf-8")
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = resources.files("mlmdsl.grammar").joinpath("mlm.lark").read_text(encoding="utf-8")
+    text = _grammar_text()
     return Lark(
         text,
         parser="lalr",
