@@ -7,6 +7,7 @@ Heavy imports (pandas, samplers, ArviZ) happen when a fit is asked for, not on i
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from mlmdsl.results import Fit
 
 
+class DataWarning(UserWarning):
+    """Something binding did to the data on the user's behalf (e.g. rows dropped)."""
+
+
 class Model:
     """A checked .mlm model. Construct with `Model.from_file` or `Model.from_string`."""
 
@@ -30,13 +35,15 @@ class Model:
         self._compiled = compiled
 
     @classmethod
-    def from_string(cls, text: str, name: str = "<model>") -> Model:
-        return cls(compile_source(text, name))
+    def from_string(cls, text: str, name: str = "<model>", *, generated_quantities: bool = True) -> Model:
+        """`generated_quantities=False` leaves out log_lik and replicated outcomes, which grow
+        with the data (for large data sets when LOO and PPC are not needed)."""
+        return cls(compile_source(text, name, generated_quantities=generated_quantities))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Model:
+    def from_file(cls, path: str | Path, *, generated_quantities: bool = True) -> Model:
         path = Path(path)
-        return cls(compile_source(path.read_text(encoding="utf-8"), str(path)))
+        return cls.from_string(path.read_text(encoding="utf-8"), str(path), generated_quantities=generated_quantities)
 
     # ---- what the compiler found ---------------------------------------------------------
     @property
@@ -112,6 +119,8 @@ class Model:
         from mlmdsl.results import Fit
 
         bound = self.bind(data, drop_missing=drop_missing)
+        for d in bound.diagnostics:
+            warnings.warn(d.message, DataWarning, stacklevel=2)
         config = SampleConfig(
             chains=chains,
             iter_warmup=iter_warmup,
@@ -126,6 +135,8 @@ class Model:
         raw = get_backend(backend).sample(self.stan_code(), bound.stan_data, config)
         info: dict[str, Any] = dict(bound.info)
         info.setdefault("seed", raw.info.get("seed"))
+        # What binding decided on the user's behalf (rows dropped) travels with the fit.
+        info["notes"] = [d.message for d in bound.diagnostics]
         return Fit.from_raw(
             raw,
             self.schema_for(bound),
