@@ -7,8 +7,9 @@
 """
 
 from mlmdsl.api import Model
+from mlmdsl.compare import compare
 from mlmdsl.compiler import compile_source
 from mlmdsl.diagnostics import CompileError, Diagnostic
 from mlmdsl.version import __version__
 
-__all__ = ["CompileError", "Diagnostic", "Model", "compile_source", "__version__"]
+__all__ = ["CompileError", "Diagnostic", "Model", "compare", "compile_source", "__version__"]

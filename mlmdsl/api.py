@@ -144,6 +144,8 @@ class Model:
             model_name=self.name,
             stan_code=self.stan_code(),
             data_info=info,
+            model_source=self.source,
+            data=data,
         )
 
     def schema_for(self, bound: BoundData) -> OutputSchema:

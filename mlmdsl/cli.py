@@ -1,4 +1,4 @@
-"""The `mlm` command: transpile, check, fit.
+"""The `mlm` command: transpile, check, fit, compare.
 
 Editor-friendly: `FILE:LINE:COL: severity: message` on stderr, `--format json` for tools, exit 1
 when the model or data has errors, 2 for usage errors. Never a traceback for bad input
@@ -11,9 +11,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlmdsl.compiler import compile_source
 from mlmdsl.diagnostics import CompileError, Diagnostic, render_text, to_json
+
+if TYPE_CHECKING:
+    from mlmdsl.results import Fit
 
 
 def _read_model(path: str) -> tuple[str, str]:
@@ -105,11 +109,91 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"mlm: sampling failed: {e}", file=sys.stderr)
         return 1
     print(format_report(fit))
+    if fit.model_source is None:  # until the API hands the model text to every Fit
+        fit.model_source = model.source  # plots and a saved fit's predictions need it
+    if args.plots:
+        _write_plots(fit, args.plots, args.data)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         fit.save(args.out / "fit")
         (args.out / f"{model.name}.stan").write_text(model.stan_code(), encoding="utf-8")
         print(f"\nSaved the fit to {args.out / 'fit'} and the Stan program to {args.out / (model.name + '.stan')}")
+    return 0
+
+
+def _write_plots(fit: Fit, folder: Path, data: str) -> None:
+    from mlmdsl.plots import save_all
+
+    written, skipped = save_all(fit, folder, data=data)
+    names = ", ".join(p.name for p in written) or "none"
+    print(f"\nWrote {len(written)} plots to {folder}: {names}")
+    for kind, reason in skipped.items():
+        print(f"  skipped {kind}: {reason}")
+
+
+def _fit_for_compare(path: str, args: argparse.Namespace) -> Fit:
+    """A saved fit directory is loaded; a .mlm file is fitted to --data."""
+    from mlmdsl.api import Model
+    from mlmdsl.results import Fit
+
+    if Path(path).is_dir():
+        return Fit.load(path)
+    source, filename = _read_model(path)
+    if not args.data:
+        raise SystemExit(_usage_error(f"{path}: fitting a model needs --data FILE"))
+    model = Model(compile_source(source, filename))
+    if not args.quiet:
+        print(f"Fitting {filename} ...", file=sys.stderr)
+    fit = model.fit(
+        args.data,
+        backend=args.backend,
+        chains=args.chains,
+        iter_warmup=args.iter_warmup,
+        iter_sampling=args.iter_sampling,
+        seed=args.seed,
+        adapt_delta=args.adapt_delta,
+        max_treedepth=args.max_treedepth,
+        refresh=0,
+        drop_missing=args.drop_missing,
+    )
+    for warning in fit.warnings():
+        print(f"{filename}: warning: {warning}", file=sys.stderr)
+    return fit
+
+
+def _compare_names(paths: list[str], fits: list[Fit]) -> list[str]:
+    """Model names (a .mlm file's stem, a saved fit's model name), or the paths themselves
+    when two names coincide."""
+    names = [fit.model_name if Path(p).is_dir() else Path(p).stem for p, fit in zip(paths, fits, strict=True)]
+    return names if len(set(names)) == len(names) else list(paths)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mlmdsl.backends.base import BackendError
+    from mlmdsl.compare import ComparisonError, compare, format_comparison
+
+    if len(args.models) < 2:
+        return _usage_error("compare needs at least two models")
+    try:
+        loaded = [_fit_for_compare(path, args) for path in args.models]
+    except CompileError as e:
+        _print_diagnostics(e.diagnostics, e.source, e.filename)
+        return 1
+    except BackendError as e:
+        print(f"mlm: sampling failed: {e}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, ValueError) as e:
+        print(f"mlm: error: {e}", file=sys.stderr)
+        return 1
+    fits = dict(zip(_compare_names(args.models, loaded), loaded, strict=True))
+    try:
+        table = compare(fits, args.criterion, warn=False)
+    except ComparisonError as e:
+        print(f"mlm: error: {e}", file=sys.stderr)
+        return 1
+    print(format_comparison(table))
+    for message in table.attrs.get("warnings", []):
+        print(f"warning: {message}", file=sys.stderr)
     return 0
 
 
@@ -147,7 +231,28 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     f.add_argument("--out", type=Path, help="directory for the saved fit and the Stan program")
+    f.add_argument("--plots", type=Path, metavar="DIR", help="write the diagnostic and result plots here as PNG")
     f.set_defaults(func=cmd_fit)
+
+    m = sub.add_parser(
+        "compare",
+        help="compare models by PSIS-LOO (or WAIC), best first",
+        description="Fit each .mlm model to the same data (or load fits saved with `mlm fit --out`) "
+        "and print brms's loo_compare table.",
+    )
+    m.add_argument("models", nargs="+", help=".mlm files, or directories of saved fits")
+    m.add_argument("--data", help="a CSV file or URL (needed for .mlm files)")
+    m.add_argument("--criterion", choices=["loo", "waic"], default="loo")
+    m.add_argument("--backend", choices=["stanli", "cmdstan"], default="stanli")
+    m.add_argument("--chains", type=int, default=4)
+    m.add_argument("--iter-warmup", type=int, default=1000)
+    m.add_argument("--iter-sampling", type=int, default=1000)
+    m.add_argument("--seed", type=int, default=None)
+    m.add_argument("--adapt-delta", type=float, default=0.8)
+    m.add_argument("--max-treedepth", type=int, default=10)
+    m.add_argument("--quiet", action="store_true", help="no progress messages")
+    m.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    m.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ with warnings.catch_warnings():
 
 from mlmdsl.backends.base import RawFit, SampleConfig
 from mlmdsl.schema import OutputSchema, OutputVar
+
+if TYPE_CHECKING:
+    from mlmdsl.ir import CheckedModel
 
 __all__ = ["Fit", "element_label"]
 
@@ -70,6 +73,8 @@ _MANIFEST = "fit.json"
 _NETCDF_FILE = "idata.nc"
 _NPZ_DIR = "idata"
 _STAN_FILE = "model.stan"
+_DATA_FILE = "data.csv"
+_DATA_INDEX = "_mlmdsl_row"
 
 # Thresholds behind warnings(); the literature's usual ones (Vehtari et al. 2021, Betancourt).
 RHAT_MAX = 1.01
@@ -152,6 +157,8 @@ class Fit:
         observed: dict[str, np.ndarray] | None = None,
         dropped: Sequence[str] = (),
         idata: az.InferenceData | None = None,
+        model_source: str | None = None,
+        data: pd.DataFrame | str | Path | None = None,
     ) -> None:
         if raw is None and idata is None:
             raise ValueError("Fit needs either raw draws or an InferenceData")
@@ -165,6 +172,10 @@ class Fit:
         self.raw = raw  # None after load(): everything is rebuilt from idata
         self.dropped: tuple[str, ...] = tuple(dropped)  # schema names the backend did not return
         self._observed = dict(observed or {})
+        # The .mlm text: predictions and plots recompile it to re-evaluate the model's statements.
+        self.model_source = model_source
+        # The table the model was fitted to (or where to read it), for predict()/shrinkage plots.
+        self._data_source = data
         if idata is not None:
             self.__dict__["idata"] = idata  # pre-fills the cached_property
 
@@ -180,8 +191,15 @@ class Fit:
         model_name: str = "model",
         stan_code: str = "",
         data_info: dict[str, Any] | None = None,
+        model_source: str | None = None,
+        data: pd.DataFrame | str | Path | None = None,
     ) -> Fit:
-        """Wrap a backend's draws. Checks them against the schema now, builds ArviZ data lazily."""
+        """Wrap a backend's draws. Checks them against the schema now, builds ArviZ data lazily.
+
+        `model_source` (the .mlm text) lets predict()/plots re-evaluate the model's statements;
+        `data` (the table fitted, or its path) is predict()'s default newdata and what the
+        shrinkage plot averages. Both are saved with the fit.
+        """
         dropped = _check_raw(raw, schema)
         observed_arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in observed.items()}
         for name, arr in observed_arrays.items():
@@ -197,6 +215,8 @@ class Fit:
             raw=raw,
             observed=observed_arrays,
             dropped=dropped,
+            model_source=model_source,
+            data=data,
         )
 
     @cached_property
@@ -443,6 +463,107 @@ class Fit:
         """Problems worth acting on, one sentence each with a concrete next step; [] if none."""
         return _warning_sentences(self.diagnostics(), self.config)
 
+    # -------------------------------------------------------------- the model and its data
+
+    @cached_property
+    def checked_model(self) -> CheckedModel:
+        """The checked model, recompiled from the .mlm text the fit carries."""
+        if self.model_source is None:
+            raise RuntimeError(
+                "this fit does not carry its .mlm model text, which predictions need; set "
+                "fit.model_source = Path('model.mlm').read_text() (or pass model_source= to "
+                "Fit.from_raw)"
+            )
+        from mlmdsl.compiler import compile_source
+        from mlmdsl.diagnostics import CompileError
+
+        compiled = compile_source(self.model_source, self.model_name)
+        if compiled.model is None:
+            raise CompileError(compiled.diagnostics, compiled.source, compiled.filename)
+        return compiled.model
+
+    @cached_property
+    def data(self) -> pd.DataFrame | None:
+        """The rows the model was fitted to (after any dropped for missing values), or None
+        when the fit was built without its data."""
+        source = self._data_source
+        if source is None:
+            return None
+        from mlmdsl.data import read_table
+
+        table = read_table(source)
+        obs = self.schema.coords.get("obs")
+        if obs is None or len(table) == len(obs):
+            return table
+        if pd.Index(obs).isin(table.index).all():
+            return table.loc[obs]  # rows dropped for missing values are not part of the fit
+        raise ValueError(
+            f"the fit's data has {len(table)} rows but the fit used {len(obs)} observations "
+            "that cannot be matched to them"
+        )
+
+    # ------------------------------------------------------------------------- predictions
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | dict[str, Any] | str | Path | None = None,
+        *,
+        kind: Literal["epred", "linpred", "response"] = "epred",
+        groups: str | dict[str, str] = "existing",
+        outcome: str | None = None,
+        seed: int | None = None,
+        summary: bool = True,
+        probs: tuple[float, float] = (0.025, 0.975),
+        ndraws: int | None = None,
+        output: Literal["frame", "arviz"] = "frame",
+    ) -> Any:
+        """Predictions from the model's own statements for the rows of `newdata` (default: the
+        fitted data). kind: "epred" (mean of the outcome), "linpred" (before the inverse link),
+        "response" (a draw of the outcome). groups: "existing" (each row's group estimate;
+        unseen labels are an error), "average" (group effects at their population location,
+        brms re_formula = NA), "new" (unseen labels drawn from the population, one draw per
+        label), or a dict {grouping: mode}. See mlmdsl.predict for the details."""
+        from mlmdsl.predict import predict
+
+        return predict(
+            self,
+            newdata,
+            kind=kind,
+            groups=groups,  # type: ignore[arg-type]
+            outcome=outcome,
+            seed=seed,
+            summary=summary,
+            probs=probs,
+            ndraws=ndraws,
+            output=output,
+        )
+
+    def ppc(self, outcome: str | None = None) -> Any:
+        """Posterior predictive check data: `.observed`, `.replicated` (draws x obs),
+        `.frame()` per observation, `.plot()`."""
+        from mlmdsl.predict import ppc
+
+        return ppc(self, outcome)
+
+    def plot(self, kind: str = "intervals", **kwargs: Any) -> Any:
+        """A matplotlib Figure: "intervals", "group_effects", "shrinkage", "sds", "trace",
+        "rank" or "ppc" (see mlmdsl.plots)."""
+        from mlmdsl.plots import plot
+
+        return plot(self, kind, **kwargs)
+
+    def loo(self) -> Any:
+        """PSIS-LOO (ArviZ ELPDData, pointwise), outcomes summed per row."""
+        from mlmdsl.compare import information_criterion
+
+        return information_criterion(self, "loo")
+
+    def waic(self) -> Any:
+        """WAIC (ArviZ ELPDData, pointwise), outcomes summed per row."""
+        from mlmdsl.compare import information_criterion
+
+        return information_criterion(self, "waic")
+
     # ------------------------------------------------------------------------- persistence
 
     def save(self, path: str | Path, *, fmt: SaveFormat = "auto") -> Path:
@@ -467,6 +588,8 @@ class Fit:
             "schema": _schema_to_dict(self.schema),
             "data_info": self.data_info,
             "dropped": list(self.dropped),
+            "model_source": self.model_source,
+            "data": _write_data(self._saved_data(), folder),
         }
         text = json.dumps(manifest, indent=2, default=_to_jsonable, ensure_ascii=False)
         (folder / _MANIFEST).write_text(text, encoding="utf-8")
@@ -493,7 +616,17 @@ class Fit:
             elapsed_seconds=float(manifest.get("elapsed_seconds", 0.0)),
             dropped=manifest.get("dropped", ()),
             idata=_read_idata(folder, manifest["idata"]),
+            model_source=manifest.get("model_source"),
+            data=_read_data(folder, manifest.get("data")),
         )
+
+    def _saved_data(self) -> pd.DataFrame | None:
+        # A data file that cannot be read any more must not stop a save; the fit is saved
+        # without it and predictions then need newdata.
+        try:
+            return self.data
+        except Exception:  # noqa: BLE001 - any reader failure means "no data to save"
+            return None
 
     # ---------------------------------------------------------------------------- display
 
@@ -518,18 +651,59 @@ class Fit:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        """Notebook view: header, the model as written, sampler problems, the parameters that
+        describe the model, and the per-level effects folded away (there may be hundreds)."""
         from html import escape
 
         from mlmdsl.report import format_cells
 
         table = self.summary()
-        shown = format_cells(table.head(_REPR_ROWS))
-        more = len(table) - _REPR_ROWS
-        tail = f"<p>... {more} more rows in <code>fit.summary()</code></p>" if more > 0 else ""
-        return f"<p><b>{escape(self._header())}</b></p>{shown.to_html()}{tail}"
+        group_labels = [
+            label for var in self.posterior_vars(["group"]) for _, label in self.elements(var.name)
+        ]
+        main = table.drop(index=group_labels)
+        parts = [f"<p><b>{escape(self._header())}</b>{escape(self._data_note())}</p>"]
+        if self.schema.statements:
+            statements = "\n".join(self.schema.statements)
+            parts.append(f"<pre style='margin:0.3em 0'>{escape(statements)}</pre>")
+        parts.append(_html_warnings(self.warnings()))
+        parts.append(format_cells(main.head(_REPR_ROWS)).to_html())
+        if len(main) > _REPR_ROWS:
+            parts.append(f"<p>... {len(main) - _REPR_ROWS} more rows in <code>fit.summary()</code></p>")
+        if group_labels:
+            groups = format_cells(table.loc[group_labels].head(_REPR_GROUP_ROWS)).to_html()
+            more = len(group_labels) - _REPR_GROUP_ROWS
+            tail = f"<p>... {more} more in <code>fit.summary()</code></p>" if more > 0 else ""
+            parts.append(
+                f"<details><summary>{len(group_labels)} group-level effects</summary>"
+                f"{groups}{tail}</details>"
+            )
+        parts.append(
+            "<p style='color:#666'>More: <code>fit.summary()</code>, <code>fit.report()</code>, "
+            "<code>fit.predict(newdata)</code>, <code>fit.plot(\"intervals\")</code>, "
+            "<code>fit.ppc().plot()</code>, <code>fit.loo()</code></p>"
+        )
+        return "\n".join(p for p in parts if p)
+
+    def _data_note(self) -> str:
+        source = self.data_info.get("source")
+        n_obs = len(self.schema.coords.get("obs", ()))
+        if source and n_obs:
+            return f" on {source} (N = {n_obs})"
+        return f" (N = {n_obs})" if n_obs else ""
 
 
 _REPR_ROWS = 30
+_REPR_GROUP_ROWS = 200
+
+
+def _html_warnings(sentences: list[str]) -> str:
+    from html import escape
+
+    if not sentences:
+        return "<p style='color:#2e7d32;margin:0.3em 0'>Sampler diagnostics: no problems detected.</p>"
+    items = "".join(f"<li>{escape(s)}</li>" for s in sentences)
+    return f"<ul style='color:#b71c1c;margin:0.3em 0'>{items}</ul>"
 _LONG_FIXED = ("chain", "draw", ".draw", "parameter", "value")
 
 
@@ -697,6 +871,25 @@ def _config_from_dict(data: dict[str, Any]) -> SampleConfig:
     if values.get("output_dir") is not None:
         values["output_dir"] = Path(values["output_dir"])
     return SampleConfig(**values)
+
+
+def _write_data(table: pd.DataFrame | None, folder: Path) -> dict[str, Any] | None:
+    """The fitted rows as CSV; text columns are listed so that labels such as "007" stay text."""
+    (folder / _DATA_FILE).unlink(missing_ok=True)
+    if table is None:
+        return None
+    table.to_csv(folder / _DATA_FILE, index=True, index_label=_DATA_INDEX)
+    text = [str(c) for c in table.columns if not pd.api.types.is_numeric_dtype(table[c].dtype)
+            and not pd.api.types.is_bool_dtype(table[c].dtype)]
+    return {"file": _DATA_FILE, "text_columns": text}
+
+
+def _read_data(folder: Path, entry: dict[str, Any] | None) -> pd.DataFrame | None:
+    if not entry or not (folder / entry["file"]).is_file():
+        return None
+    dtypes = dict.fromkeys(entry.get("text_columns", []), str)
+    table = pd.read_csv(folder / entry["file"], dtype=dtypes, keep_default_na=True)  # type: ignore[arg-type]
+    return table.set_index(_DATA_INDEX).rename_axis(None)
 
 
 def _netcdf_engine() -> str | None:
