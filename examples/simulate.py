@@ -2,9 +2,11 @@
 
     python examples/simulate.py        # rewrites examples/data/*.csv
 
-The shapes follow the lecture's data: mlm.csv (persons measured repeatedly) and rethinking's
-chimpanzees (actors x blocks, four treatments). The real files are in ../shared/data or the
-rethinking package; see the README for how to fit those instead.
+The shapes follow the lecture's data: mlm.csv (persons measured repeatedly), rethinking's
+chimpanzees (actors x blocks, four treatments), lme4's sleepstudy, rethinking's Trolley, Kline
+and bangladesh; the rest are small designs for the other structures (nested groupings,
+person x item, signal detection, Gamma/Beta/cloglog outcomes). The real files are in
+../shared/data or the rethinking package; see the README for how to fit those instead.
 """
 
 from __future__ import annotations
@@ -49,10 +51,172 @@ def chimpanzees(seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["actor", "block", "prosoc_left", "condition", "pulled_left"])
 
 
+def _inv_logit(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def sleep(seed: int = 18) -> pd.DataFrame:
+    """Like lme4's sleepstudy: 18 subjects x 10 days; correlated intercepts and slopes."""
+    rng = np.random.default_rng(seed)
+    tau, rho = np.array([25.0, 6.0]), 0.1
+    cov = np.diag(tau) @ np.array([[1, rho], [rho, 1]]) @ np.diag(tau)
+    effects = rng.multivariate_normal([250.0, 10.0], cov, size=18)
+    rows = []
+    for subject, (a, b) in zip(range(308, 308 + 18), effects, strict=True):
+        for days in range(10):
+            rows.append((round(float(rng.normal(a + b * days, 25.0)), 2), days, subject))
+    return pd.DataFrame(rows, columns=["Reaction", "Days", "Subject"])
+
+
+def ordered_logistic(eta: np.ndarray, cutpoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draws 1..K with P(y > k) = inv_logit(eta - cutpoints[k])."""
+    above = _inv_logit(eta[:, None] - cutpoints[None, :])
+    return 1 + (rng.random(eta.size)[:, None] < above).sum(axis=1)
+
+
+def trolley(seed: int = 3) -> pd.DataFrame:
+    """Like rethinking's Trolley: persons rate stories 1..7 by action, intention and contact."""
+    rng = np.random.default_rng(seed)
+    cutpoints = np.array([-2.6, -1.8, -1.1, 0.3, 1.2, 2.5])
+    ids = [f"{rng.integers(10, 99)};{k:03d}" for k in range(1, 101)]
+    a = rng.normal(0.0, 1.8, size=len(ids))
+    rows = []
+    for person, alpha in zip(ids, a, strict=True):
+        for _ in range(30):
+            kind = rng.integers(0, 3)  # no harm, harm by action, harm by contact
+            action, contact, intention = int(kind == 1), int(kind == 2), int(rng.integers(0, 2))
+            eta = np.array([alpha - 0.9 * action - 0.9 * intention - 1.2 * contact])
+            rows.append((int(ordered_logistic(eta, cutpoints, rng)[0]), action, intention, contact, person))
+    return pd.DataFrame(rows, columns=["response", "action", "intention", "contact", "id"])
+
+
+def schools(seed: int = 11) -> pd.DataFrame:
+    """Students in classes within schools; funding per school, class size per class."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for school in range(1, 21):
+        funding = round(float(rng.normal(0, 1)), 3)
+        a_school = rng.normal(0.5 + 0.4 * funding, 0.5)
+        for c in range(1, 5):
+            size = int(rng.integers(15, 31))
+            a_class = rng.normal(a_school - 0.03 * (size - 22), 0.3)
+            for _ in range(10):
+                score = round(float(rng.normal(a_class, 0.8)), 3)
+                rows.append((f"S{school:02d}", f"S{school:02d}-{c}", funding, size, score))
+    return pd.DataFrame(rows, columns=["school", "class", "funding", "size", "score"])
+
+
+def irt(seed: int = 5) -> pd.DataFrame:
+    """Persons x items (Rasch): ability rises with age, difficulty with item length."""
+    rng = np.random.default_rng(seed)
+    age = np.round(rng.normal(0, 1, size=80), 3)
+    length = np.round(rng.normal(0, 1, size=20), 3)
+    theta = rng.normal(0.4 * age, 0.8)
+    b = rng.normal(0.5 * length, 0.6)
+    rows = []
+    for p in range(80):
+        for q in range(20):
+            correct = int(rng.random() < _inv_logit(theta[p] - b[q]))
+            rows.append((p + 1, f"item{q + 1:02d}", age[p], length[q], correct))
+    return pd.DataFrame(rows, columns=["person", "item", "age", "length", "correct"])
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    from math import erf, sqrt
+
+    return np.array([0.5 * (1 + erf(v / sqrt(2))) for v in np.atleast_1d(x)])
+
+
+def sdt(seed: int = 8) -> pd.DataFrame:
+    """Signal detection: per subject, hits out of signal trials and false alarms out of noise."""
+    rng = np.random.default_rng(seed)
+    d = rng.normal(1.5, 0.5, size=30)
+    c = rng.normal(0.2, 0.3, size=30)
+    hits = rng.binomial(50, _phi(0.5 * d - c))
+    fas = rng.binomial(50, _phi(-0.5 * d - c))
+    return pd.DataFrame(
+        {"id": np.arange(1, 31), "hits": hits, "n_signal": 50, "fa": fas, "n_noise": 50}
+    )
+
+
+def islands(seed: int = 12) -> pd.DataFrame:
+    """Like rethinking's Kline: tools by log population and contact, overdispersed."""
+    rng = np.random.default_rng(seed)
+    population = np.round(np.exp(rng.uniform(7, 12.5, size=10))).astype(int)
+    contact = np.where(rng.random(10) < 0.5, "high", "low")
+    log_lambda = 3.3 + 0.25 * (np.log(population) - 9) + np.where(contact == "high", 0.2, 0.0)
+    tools = rng.negative_binomial(8, 8 / (8 + np.exp(log_lambda)))
+    cultures = [f"island{k}" for k in range(1, 11)]
+    return pd.DataFrame(
+        {"culture": cultures, "population": population, "contact": contact, "total_tools": tools}
+    )
+
+
+def contraception(seed: int = 13) -> pd.DataFrame:
+    """Like rethinking's bangladesh: contraceptive use by district and urban residence."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(-0.4, 0.3, size=30)
+    rows = []
+    for district in range(1, 31):
+        for _ in range(int(rng.integers(10, 50))):
+            urban = int(rng.random() < 0.3)
+            p = _phi(np.array([a[district - 1] + 0.4 * urban]))[0]
+            rows.append((district, urban, int(rng.random() < p)))
+    return pd.DataFrame(rows, columns=["district", "urban", "use.contraception"])
+
+
+def durations(seed: int = 14) -> pd.DataFrame:
+    """Positive waiting times (Gamma, log link) by site and dose."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(1.0, 0.4, size=12)
+    site = rng.integers(1, 13, size=400)
+    dose = np.round(rng.uniform(0, 2, size=400), 3)
+    mu = np.exp(a[site - 1] - 0.5 * dose)
+    time = np.round(rng.gamma(4.0, mu / 4.0), 4)
+    return pd.DataFrame({"site": site, "dose": dose, "time": time})
+
+
+def proportions(seed: int = 15) -> pd.DataFrame:
+    """Proportions in (0, 1) (Beta, logit mean) by plot and treatment."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(-0.3, 0.5, size=15)
+    plot = rng.integers(1, 16, size=300)
+    x = rng.integers(0, 2, size=300)
+    p = _inv_logit(a[plot - 1] + 0.8 * x)
+    cover = np.clip(np.round(rng.beta(p * 12, (1 - p) * 12), 4), 1e-4, 1 - 1e-4)
+    return pd.DataFrame({"plot": plot, "x": x, "cover": cover})
+
+
+def survival(seed: int = 16) -> pd.DataFrame:
+    """Deaths out of n per tank (Binomial, cloglog link) by dose."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(-1.0, 0.4, size=40)
+    dose = np.round(rng.uniform(0, 1.5, size=40), 3)
+    n = rng.integers(10, 36, size=40)
+    p = 1 - np.exp(-np.exp(a + 0.7 * dose))
+    return pd.DataFrame({"tank": np.arange(1, 41), "n": n, "dose": dose, "dead": rng.binomial(n, p)})
+
+
+DATA_SETS = {
+    "persons.csv": persons,
+    "chimpanzees.csv": chimpanzees,
+    "sleep.csv": sleep,
+    "trolley.csv": trolley,
+    "schools.csv": schools,
+    "irt.csv": irt,
+    "sdt.csv": sdt,
+    "islands.csv": islands,
+    "contraception.csv": contraception,
+    "durations.csv": durations,
+    "proportions.csv": proportions,
+    "survival.csv": survival,
+}
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    persons().to_csv(OUT / "persons.csv", index=False)
-    chimpanzees().to_csv(OUT / "chimpanzees.csv", index=False)
+    for name, make in DATA_SETS.items():
+        make().to_csv(OUT / name, index=False)
 
 
 if __name__ == "__main__":

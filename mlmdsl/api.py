@@ -72,7 +72,7 @@ class Model:
         model = self._compiled.model
         assert model is not None
         return {
-            p.name: "non-centred" if p.noncentered is not None else "centred"
+            p.name: "non-centred" if p.is_noncentered else "centred"
             for p in model.params
             if p.shape == "group"
         }
@@ -152,9 +152,10 @@ class Model:
         """The compiler's output schema with the data's labels filled in."""
         lowered = self._compiled.lowered
         assert lowered is not None
-        coords: dict[str, list] = {"obs": list(bound.obs_labels)}
-        coords.update({g: list(labels) for g, labels in bound.labels.items()})
-        sizes = {g: len(labels) for g, labels in bound.labels.items()}
+        coords: dict[str, list] = {**lowered.schema.coords, "obs": list(bound.obs_labels)}
+        coords.update({dim: list(labels) for dim, labels in bound.labels.items()})
+        # Labels also carry effect and cutpoint dims; only groupings count as groupings.
+        sizes = {g: len(bound.labels[g]) for g in self.checked.groupings if g in bound.labels}
         return dataclasses.replace(lowered.schema, coords=coords, groupings=sizes)
 
     # ---- display ---------------------------------------------------------------------------

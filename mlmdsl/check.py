@@ -17,10 +17,12 @@ from mlmdsl.families import FUNCTIONS, LINKS, Family, family_names, lookup_famil
 from mlmdsl.ir import (
     ROWS,
     CheckedModel,
+    Correlated,
     DataVar,
     Derived,
     Grouping,
     Likelihood,
+    Ordinal,
     Param,
     Prior,
 )
@@ -206,7 +208,14 @@ class _Checker:
                         lhs.indices[0].span,
                         "use a group letter such as `j`",
                     )
-                    return None
+                    fam = None  # still declares its effects, so their uses are not misread
+                elif len(items) < 2:
+                    self.err(
+                        "E205",
+                        "MVNormal correlates two or more effects; one effect is `a[j] ~ Normal(abar, sigma_a)`",
+                        lhs.span,
+                    )
+                    fam = None
                 return _Stmt(
                     node, "joint_prior", tuple(n.id for n in items), tuple(n.span for n in items), letter, fam, args
                 )
@@ -528,6 +537,15 @@ class _Checker:
             is_vector = sym.decl_indexed or bool(indexed_uses)
             if sym.role == "param" and not sym.decl_indexed and indexed_uses:
                 st = self.defined[sym.name]
+                slot = indexed_uses[0].slot
+                if slot in _SIZED_WHAT:
+                    self.err(
+                        "E320",
+                        f"`{sym.name}` is {_SIZED_WHAT[slot]}: pass the whole vector, without an index",
+                        indexed_uses[0].span,
+                        f"write `{sym.name}`",
+                    )
+                    continue
                 self.err(
                     "E311",
                     f"`{sym.name}` is a scalar (its prior at line {st.node.span.line} has no index) "
@@ -563,6 +581,8 @@ class _Checker:
                 if dom is None and st.letter != self.row_letter:
                     name = st.targets[0]
                     used = [u for u in self.syms[name].uses if u.stmt is not st]
+                    if any(u.slot in _SIZED_WHAT for u in used):
+                        continue  # a vector sized by its use, given an index: check_structures says so
                     why = "is never indexed by a data column" if used else "is not used anywhere"
                     self.err(
                         "E316",
@@ -608,7 +628,7 @@ class _Checker:
                 continue
             u = bare[0]
             near = suggest(sym.name, [p for p in priors if p != sym.name])
-            dist = "Exponential(1)" if u.slot in ("scale", "positive") else "Normal(0, 1)"
+            dist = _EXAMPLE_PRIOR.get(u.slot or "", "Normal(0, 1)")
             hint = (
                 f"did you mean `{near}`?"
                 if near
@@ -675,7 +695,7 @@ class _Checker:
                     )
                 if kind == "prob" and not 0 <= arg.value <= 1:
                     self.err("E204", f"the {argname} of {fam.name} must be in [0, 1], got {arg.text}", arg.span)
-                if kind in ("vector", "ordered", "corr", "scales") and kind != "scales":
+                if kind in ("ordered", "corr"):  # a mean vector may be one number for all
                     self.err("E320", f"the {argname} of {fam.name} must be a vector, got {arg.text}", arg.span)
             if kind == "trials" and not self.is_data_expr(arg):
                 self.err("E204", f"the {argname} of {fam.name} must be data (number of trials)", arg.span)
@@ -692,6 +712,184 @@ class _Checker:
                 return False
         return True
 
+    # -- phase D2: correlated effects and ordered outcomes ---------------------------------
+    def check_structures(self) -> None:
+        for st in self.stmts:
+            if st.family is None:
+                continue
+            if st.kind == "joint_prior" and st.family.name == "MVNormal":
+                self.check_block(st)
+            elif st.kind == "likelihood" and st.family.support == "ordinal":
+                self.check_ordinal(st)
+            elif st.kind == "prior" and st.family.name == "LKJcorr":
+                self.check_lkj(st)
+        self.check_sized_uses()
+
+    def check_block(self, st: _Stmt) -> None:
+        """`[a, b][j] ~ MVNormal(mean, Rho, tau)`: one grouping, one mean per effect, Rho an
+        LKJcorr matrix and tau a vector of scales, each belonging to this statement alone."""
+        mean, corr, scales = st.args
+        self.block_domain(st)
+        k = len(st.targets)
+        if isinstance(mean, ast.VectorLit):
+            if len(mean.items) != k:
+                self.err(
+                    "E204",
+                    f"the mean of MVNormal lists {len(mean.items)} value(s) for {k} effects "
+                    f"({', '.join(st.targets)})",
+                    mean.span,
+                    f"give one mean per effect, e.g. `[{', '.join(t + 'bar' for t in st.targets)}]`",
+                )
+        elif not isinstance(mean, ast.Num):
+            self.err(
+                "E320",
+                f"the mean of MVNormal must list one mean per effect, found `{ast.to_text(mean)}`",
+                mean.span,
+                f"write e.g. `[{', '.join(t + 'bar' for t in st.targets)}]`, or `0` for mean zero",
+            )
+        self.block_argument(st, corr, "corr", "Rho", "LKJcorr(2)")
+        self.block_argument(st, scales, "scales", "tau", "Exponential(1)")
+
+    def block_domain(self, st: _Stmt) -> None:
+        """E319: correlated effects must be indexed by one grouping."""
+        first: tuple[str, str] | None = None
+        for name, span in zip(st.targets, st.target_spans, strict=True):
+            sym = self.syms[name]
+            if sym.domain is None:
+                if name != st.targets[0]:  # the first is reported with the statement (E316)
+                    self.err(
+                        "E316",
+                        f"`{name}` is one of the correlated effects but is never indexed by a "
+                        "data column",
+                        span,
+                        f"use it with the grouping of the others, e.g. `{name}[<column>[{self.row_letter}]]`",
+                    )
+                continue
+            if first is None:
+                first = (name, sym.domain)
+            elif sym.domain != first[1]:
+                where = sym.domain_span or span
+                self.err(
+                    "E319",
+                    f"correlated effects need one grouping, but `{first[0]}` is indexed by "
+                    f"`{first[1]}` and `{name}` by `{sym.domain}`",
+                    where,
+                    "effects on different groupings are independent: give each its own "
+                    "Normal prior, or index them by the same column",
+                )
+
+    def block_argument(self, st: _Stmt, arg: ast.Expr, slot: str, example: str, prior: str) -> None:
+        """The correlation matrix (slot "corr") or the scales ("scales") of an MVNormal."""
+        what = {"corr": "correlation matrix", "scales": "scales"}[slot]
+        if not isinstance(arg, ast.Name):
+            self.err(
+                "E320",
+                f"the {what} of MVNormal must be a parameter such as `{example}`, found "
+                f"`{ast.to_text(arg)}`",
+                arg.span,
+                f"write `{example}` here and give it a prior, e.g. `{example} ~ {prior}`",
+            )
+            return
+        sym = self.syms.get(arg.id)
+        if sym is None or sym.role != "param":
+            return  # data or a derived quantity: reported as a missing prior or a conflict
+        prior_st = self.defined.get(arg.id)
+        if slot == "corr" and prior_st is not None and prior_st.family is not None:
+            if prior_st.family.name != "LKJcorr":
+                self.err(
+                    "E204",
+                    f"`{arg.id}` is the correlation matrix of MVNormal, so its prior must be "
+                    f"LKJcorr, not {prior_st.family.name} (line {prior_st.node.span.line})",
+                    arg.span,
+                    f"write `{arg.id} ~ LKJcorr(2)`",
+                )
+        uses = [u for u in sym.uses if u.slot == slot]
+        if len(uses) > 1 and uses[0].stmt is not st:
+            self.err(
+                "E204",
+                f"`{arg.id}` is already the {what} of the effects at line "
+                f"{uses[0].stmt.node.span.line}; each MVNormal needs its own",
+                arg.span,
+            )
+
+    def check_ordinal(self, st: _Stmt) -> None:
+        """`y[i] ~ OrderedLogistic(eta, cutpoints)`: cutpoints a parameter vector of its own,
+        with a prior on the real line (Stan declares it `ordered`)."""
+        cut = st.args[1]
+        if not isinstance(cut, ast.Name):
+            self.err(
+                "E320",
+                f"the cutpoints of {st.family.name} must be a parameter vector such as "  # type: ignore[union-attr]
+                f"`cutpoints`, found `{ast.to_text(cut)}`",
+                cut.span,
+                "write `cutpoints` and give it a prior, e.g. `cutpoints ~ Normal(0, 1.5)`; "
+                "it holds one value between each two neighbouring categories",
+            )
+            return
+        sym = self.syms.get(cut.id)
+        prior_st = self.defined.get(cut.id)
+        if sym is None or sym.role != "param" or prior_st is None:
+            return
+        fam = prior_st.family
+        if prior_st.kind != "prior":
+            self.err(
+                "E320",
+                f"`{cut.id}` holds the cutpoints of `{st.targets[0]}`: one vector, not one per group",
+                prior_st.node.lhs.span,
+                f"write `{cut.id} ~ Normal(0, 1.5)`",
+            )
+        elif fam is not None and (fam.support != "real" or fam.name == "Uniform"):
+            self.err(
+                "E204",
+                f"`{cut.id}` holds the cutpoints of `{st.targets[0]}` (ordered real numbers), so its "
+                f"prior must be a distribution on the whole real line, not {fam.name}",
+                prior_st.node.rhs.span,
+                f"write e.g. `{cut.id} ~ Normal(0, 1.5)`",
+            )
+        uses = [u for u in sym.uses if u.slot == "ordered"]
+        if len(uses) > 1 and uses[0].stmt is not st:
+            self.err(
+                "E204",
+                f"`{cut.id}` already holds the cutpoints of `{uses[0].stmt.targets[0]}` (line "
+                f"{uses[0].stmt.node.span.line}); each ordered outcome needs its own",
+                cut.span,
+            )
+
+    def check_lkj(self, st: _Stmt) -> None:
+        """LKJcorr is only the prior of the correlation matrix of an MVNormal."""
+        name = st.targets[0]
+        uses = self.syms[name].uses
+        if any(u.slot == "corr" or u.stmt.family is None for u in uses):
+            return  # other uses are reported by check_sized_uses; a statement in error, by itself
+        other = next(iter(uses), None)
+        why = (
+            f"it is used as {_slot_words(other.slot)} at line {other.stmt.node.span.line}"
+            if other is not None
+            else "it is not the correlation matrix of any MVNormal"
+        )
+        self.err(
+            "E204",
+            f"LKJcorr is the prior of a correlation matrix, but `{name}` is not one: {why}",
+            st.node.rhs.span,
+            f"use it as `[a, b][j] ~ MVNormal([abar, bbar], {name}, tau)`, or give `{name}` "
+            "another prior",
+        )
+
+    def check_sized_uses(self) -> None:
+        """A vector or matrix sized by a distribution (cutpoints, tau, Rho) fills that one slot."""
+        for sym in self.syms.values():
+            if sym.sized is None or sym.role != "param":
+                continue
+            where = next(u for u in sym.uses if u.slot == sym.sized).stmt.node.span.line
+            for u in sym.uses:
+                if u.slot != sym.sized and u.index is None:
+                    self.err(
+                        "E312",
+                        f"`{sym.name}` is {_SIZED_WHAT[sym.sized]} (line {where}) and cannot be "
+                        "used as a single value here",
+                        u.span,
+                    )
+
     # -- phase E: build the IR -----------------------------------------------------------
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -699,6 +897,9 @@ class _Checker:
         for g in self.groupings.values():
             self.names.reserve(g.stan_size)
         stan_names = {name: self.names.user(name) for name in self.syms}
+        self.dims_taken = {"obs", "chain", "draw", *self.groupings, *self.syms}
+        self.blocks = self.build_blocks(stan_names)
+        self.ordinals = self.build_ordinals(stan_names)
         derived = self.build_derived(stan_names)
         params = self.build_params(stan_names)
         data = self.build_data(stan_names, derived)
@@ -720,7 +921,85 @@ class _Checker:
             stan_names,
             {k: v for k, v in letter_domains.items() if v is not None},
             letters,  # type: ignore[arg-type]
+            tuple(dict.fromkeys(self.blocks.values())),
+            self.ordinals,
         )
+
+    def dim_name(self, base: str) -> str:
+        """An output dim name unique among dims, groupings and the model's names (xarray
+        cannot hold a variable named like one of its dims)."""
+        name, k = base, 1
+        while name in self.dims_taken:
+            k += 1
+            name = f"{base}_{k}"
+        self.dims_taken.add(name)
+        return name
+
+    def build_blocks(self, stan: dict[str, str]) -> dict[str, Correlated]:
+        """Each MVNormal statement's block, under the name of each of its effects."""
+        blocks: dict[str, Correlated] = {}
+        for st in self.stmts:
+            if st.kind != "joint_prior":
+                continue
+            grouping = self.letter_domain(st)
+            assert grouping is not None and st.family is not None
+            mean, corr, scales = st.args
+            k = len(st.targets)
+            means = mean.items if isinstance(mean, ast.VectorLit) else (mean,) * k
+            centered = st.centered if st.centered is not None else self.default_centered
+            g = self.names.user(grouping)
+            block = Correlated(
+                effects=st.targets,
+                grouping=grouping,
+                means=means,
+                corr=corr.id,  # type: ignore[union-attr]
+                scales=scales.id,  # type: ignore[union-attr]
+                stmt=st.node,  # type: ignore[arg-type]
+                centered=centered,
+                dim=self.dim_name(f"{grouping}_effect"),
+                block=self.names.fresh(f"r_{g}"),
+                z=self.names.fresh(f"z_{g}"),
+                chol=self.names.fresh(f"L_{stan[corr.id]}"),  # type: ignore[union-attr]
+            )
+            self.block_note(block)
+            blocks.update({name: block for name in st.targets})
+        return blocks
+
+    def block_note(self, block: Correlated) -> None:
+        effects = ", ".join(f"`{e}`" for e in block.effects)
+        if block.centered:
+            text = f"{effects} are sampled centred (multi_normal_cholesky), as asked"
+        else:
+            text = (
+                f"{effects} are sampled non-centred (Cholesky factor of `{block.corr}` and "
+                f"`{block.scales}` times standard normals); add `@centered` to the line to change it"
+            )
+        self.diags.append(note("N600", text, block.stmt.span))
+
+    def build_ordinals(self, stan: dict[str, str]) -> tuple[Ordinal, ...]:
+        out = []
+        for st in self.stmts:
+            if st.kind == "likelihood" and st.family is not None and st.family.support == "ordinal":
+                y = st.targets[0]
+                out.append(
+                    Ordinal(
+                        y,
+                        self.names.fresh(f"K_{stan[y]}"),
+                        st.args[1].id,  # type: ignore[union-attr]
+                        self.dim_name(f"{y}_cutpoint"),
+                    )
+                )
+        return tuple(out)
+
+    def sized_shape(self, name: str) -> tuple[str | None, str | None]:
+        """The Stan size and the output dim of a parameter sized by its use (tau, Rho, cutpoints)."""
+        for block in dict.fromkeys(self.blocks.values()):
+            if name in (block.corr, block.scales):
+                return str(block.size), block.dim
+        for o in self.ordinals:
+            if name == o.cutpoints:
+                return f"{o.stan_k} - 1", o.dim
+        return None, None
 
     def build_derived(self, stan: dict[str, str]) -> tuple[Derived, ...]:
         order = self.topo_derived()
@@ -784,6 +1063,11 @@ class _Checker:
                 noncentered = None
                 if shape == "group" and st.kind == "group_prior":
                     noncentered = self.noncentering(sym, st, lower, upper)
+                if shape == "group" and st.kind == "joint_prior":
+                    lower = upper = None  # a column of the block's matrix, unconstrained
+                dim = None
+                if shape in ("sized", "corr"):
+                    size, dim = self.sized_shape(name)
                 role, role_group = roles.get(name, ("population", None))
                 params.append(
                     Param(
@@ -800,6 +1084,8 @@ class _Checker:
                         role,
                         role_group,
                         st.node.span.line,
+                        dim,
+                        self.blocks.get(name) if st.kind == "joint_prior" else None,
                     )
                 )
         return tuple(_declaration_order(params))
@@ -896,9 +1182,8 @@ class _Checker:
             if sym.role == "outcome":
                 st = outcomes[name]
                 fam = st.family
-                out.append(
-                    DataVar(name, stan[name], ROWS, "outcome", bool(fam and fam.discrete), None, fam, st.target_spans[0])
-                )
+                discrete = bool(fam and fam.discrete)
+                out.append(DataVar(name, stan[name], ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
                 continue
             if sym.role == "derived":
                 d = derived_by_name.get(name)
@@ -1007,6 +1292,7 @@ class _Checker:
         self.missing_priors()
         self.resolve_domains()
         self.check_shapes()
+        self.check_structures()
         self.read_as_data_warnings()
         for st in self.stmts:
             if st.family is not None:
@@ -1035,6 +1321,34 @@ def check(program: ast.Program) -> tuple[CheckedModel | None, list[Diagnostic]]:
 
 
 # ---- small pure helpers ------------------------------------------------------------------
+
+# A prior to suggest for a parameter that has none, by the distribution slot it fills.
+_EXAMPLE_PRIOR = {
+    "scale": "Exponential(1)",
+    "positive": "Exponential(1)",
+    "scales": "Exponential(1)",
+    "corr": "LKJcorr(2)",
+    "ordered": "Normal(0, 1.5)",
+}
+
+def _slot_words(slot: str | None) -> str:
+    return {
+        "scale": "a scale",
+        "positive": "a positive parameter",
+        "prob": "a probability",
+        "loc": "a mean",
+        "scales": "the scales of MVNormal",
+        "ordered": "cutpoints",
+    }.get(slot or "", "a value")
+
+
+# What a sized parameter is, for messages: slot -> description.
+_SIZED_WHAT = {
+    "ordered": "the cutpoints of an ordered outcome",
+    "scales": "the vector of scales of correlated effects",
+    "corr": "a correlation matrix",
+    "vector": "a vector of means",
+}
 
 
 def _joint_items(base: ast.Expr) -> tuple[ast.Name, ...] | None:

@@ -54,7 +54,10 @@ class DataError(Exception):
 @dataclass(frozen=True)
 class BoundData:
     stan_data: dict[str, int | np.ndarray]
-    labels: dict[str, list]  # grouping -> its levels, in 1..K order, as the data spells them
+    # Every output dim -> its labels in Stan's 1..K order: each grouping's levels as the data
+    # spells them, the effects of correlated blocks ("Subject_effect" -> ["a", "b"]) and the
+    # cutpoints of ordered outcomes ("response_cutpoint" -> ["1|2", "2|3", ...]).
+    labels: dict[str, list]
     obs_labels: list  # the index labels of the rows used
     observed: dict[str, np.ndarray]  # outcome -> its values
     info: dict[str, Any]
@@ -191,6 +194,7 @@ class _Binder:
         self._numeric: dict[str, np.ndarray | None] = {}
         self._values: dict[str, np.ndarray | None] = {}
         self.coding: dict[str, _Coding | None] = {}
+        self.categories: dict[str, list] = {}  # ordered outcome -> its categories, in order
 
     # -- the pipeline ------------------------------------------------------------------
     def run(self) -> BoundData:
@@ -226,9 +230,12 @@ class _Binder:
                 stan_data[dv.stan] = values
             if dv.kind == "outcome":
                 observed[dv.name] = values
-                if dv.family is not None and dv.family.support == "ordinal":
-                    stan_data["K"] = int(values.max())  # categories are 1..K
         labels = {name: c.levels for name, c in self.coding.items() if c is not None}
+        labels.update(self.m.dim_labels())
+        for o in self.m.ordinals:
+            categories = self.categories[o.outcome]
+            stan_data[o.stan_k] = len(categories)
+            labels[o.dim] = [f"{a}|{b}" for a, b in zip(categories[:-1], categories[1:], strict=True)]
         info = {
             "N": len(self.df),
             "source": self.source,
@@ -501,8 +508,39 @@ class _Binder:
     def outcome(self, dv: DataVar) -> np.ndarray | None:
         family = dv.family
         assert family is not None
+        if family.support == "ordinal":
+            return self.ordinal(dv, family)
+        return self.outcome_values(dv, family)
+
+    def ordinal(self, dv: DataVar, family: Family) -> np.ndarray | None:
+        """Ordered categories: a pandas Categorical (its categories, in their order, are 1..K)
+        or whole numbers 1..K (K the largest seen)."""
+        series = self.df[dv.name]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            categories = list(series.cat.categories)
+            codes = series.cat.codes.to_numpy().astype(np.int64) + 1
+        else:
+            codes = self.outcome_values(dv, family, _ORDINAL_HINT)
+            if codes is None:
+                return None
+            categories = list(range(1, int(codes.max()) + 1))
+        if len(categories) < 2:
+            self.diags.append(
+                error(
+                    "E402",
+                    f"`{dv.name}` has a single category, but {family.name} needs two or more",
+                    dv.span,
+                )
+            )
+            return None
+        self.categories[dv.name] = categories
+        return codes
+
+    def outcome_values(
+        self, dv: DataVar, family: Family, hint: str | None = None
+    ) -> np.ndarray | None:
         needs = _NEEDS.get(family.support, "numbers")
-        values = self.numeric(dv.name, f"{family.name} needs {needs}")
+        values = self.numeric(dv.name, hint or f"{family.name} needs {needs}")
         if values is None:
             return None
         ok = True
@@ -642,6 +680,10 @@ _TEXT_HINT = (
     "e.g. a[{name}[{letter}]]"
 )
 _KIND_NAMES = {"number": "numbers", "text": "text", "bool": "true/false values"}
+_ORDINAL_HINT = (
+    "text has no order: code the categories 1, 2, ..., K in their order, or pass a DataFrame "
+    "whose column is a pandas Categorical with the categories in order"
+)
 
 _NEEDS: dict[str, str] = {
     "real": "finite numbers",

@@ -51,6 +51,42 @@ class Prior:
 
 
 @dataclass(frozen=True)
+class Correlated:
+    """Correlated varying effects: `[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)`.
+
+    Lowered as one N_g x K matrix (`block`), built from the standard-normal `z` by the Cholesky
+    factor `chol` of Rho (non-centred), or sampled from multi_normal_cholesky (centred); each
+    effect is then a column of it.
+    """
+
+    effects: tuple[str, ...]  # user names, in the order written
+    grouping: str  # their common domain
+    means: tuple[ast.Expr, ...]  # one per effect (a number written once is repeated)
+    corr: str  # user name of the LKJcorr parameter (Rho)
+    scales: str  # user name of the vector of scales (tau)
+    stmt: ast.Sample
+    centered: bool
+    dim: str  # the output dim naming the effects ("Subject_effect")
+    block: str  # Stan name of the N_g x K matrix of effects
+    z: str  # Stan name of the K x N_g standard-normal matrix (non-centred)
+    chol: str  # Stan name of the Cholesky factor of Rho (L_Rho)
+
+    @property
+    def size(self) -> int:
+        return len(self.effects)
+
+
+@dataclass(frozen=True)
+class Ordinal:
+    """An ordered-categorical outcome: `y[i] ~ OrderedLogistic(phi[i], cutpoints)`."""
+
+    outcome: str  # user name of the outcome column
+    stan_k: str  # Stan name of the number of categories (data): "K_response"
+    cutpoints: str  # user name of the cutpoints parameter
+    dim: str  # the output dim naming the cutpoints ("response_cutpoint" -> "1|2", "2|3", ...)
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     stan: str
@@ -65,6 +101,17 @@ class Param:
     role: str = "population"
     role_grouping: str | None = None
     line: int = 0
+    # Shape "sized"/"corr": the output dim naming its entries (tau -> "Subject_effect").
+    dim: str | None = None
+    # Shape "group": one of several correlated effects, built from their block's matrix.
+    block: Correlated | None = None
+
+    @property
+    def is_noncentered(self) -> bool:
+        """Sampled through a standard-normal variable (offset/multiplier or Cholesky form)."""
+        if self.block is not None:
+            return not self.block.centered
+        return self.noncentered is not None
 
 
 @dataclass(frozen=True)
@@ -98,6 +145,15 @@ class CheckedModel:
     stan_names: dict[str, str]  # user name -> Stan name, for every symbol
     letter_domains: dict[int, str] = field(default_factory=dict)  # id(stmt) -> domain of its letter
     statement_letters: dict[int, str] = field(default_factory=dict)  # id(stmt) -> its bound letter
+    correlated: tuple[Correlated, ...] = ()
+    ordinals: tuple[Ordinal, ...] = ()
+
+    def ordinal(self, outcome: str) -> Ordinal | None:
+        return next((o for o in self.ordinals if o.outcome == outcome), None)
+
+    def dim_labels(self) -> dict[str, list]:
+        """Labels of the output dims known from the text alone (the effects of each block)."""
+        return {c.dim: list(c.effects) for c in self.correlated}
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

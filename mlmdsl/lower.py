@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from mlmdsl import ast
 from mlmdsl.families import FUNCTIONS, LINKS, Family
-from mlmdsl.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Param
+from mlmdsl.ir import ROWS, CheckedModel, Correlated, DataVar, Derived, Likelihood, Param
 from mlmdsl.names import NameTable
 from mlmdsl.schema import OutputSchema, OutputVar
 
@@ -63,6 +63,11 @@ class _Lowerer:
             self.names.reserve(g.stan_size)
         for d in model.data:
             self.names.reserve(d.stan)
+        for b in model.correlated:
+            for generated in (b.block, b.z, b.chol):
+                self.names.reserve(generated)
+        for o in model.ordinals:
+            self.names.reserve(o.stan_k)
         self.names.reserve("N")
         self.out = StanProgram()
         self.row_derived = {d.name: d for d in model.derived if d.level == ROWS and not d.data_only}
@@ -77,7 +82,9 @@ class _Lowerer:
                 code = text if not text.startswith("-") else f"({text})"
                 return _Code(code, False, is_int)
             case ast.Name(id=name):
-                return _Code(self.m.stan_names[name], self.is_vector_name(name))
+                # A bare name does not vary over the statement's index: a scalar, or a sized
+                # vector (cutpoints, tau) passed whole, never indexed by the row loop.
+                return _Code(self.m.stan_names[name], False)
             case ast.Index(base=ast.Name(id=name), indices=(ix,)):
                 return self.indexed(name, ix, stmt)
             case ast.BinOp(op=op, left=left, right=right):
@@ -96,10 +103,6 @@ class _Lowerer:
                 codes = [self.expr(a, stmt) for a in items]
                 return _Code(f"[{', '.join(c.text for c in codes)}]'", False)
         raise TypeError(f"cannot lower {e!r}")
-
-    def is_vector_name(self, name: str) -> bool:
-        p = self.m.param(name)
-        return p is not None and p.shape in ("sized",)
 
     def indexed(self, name: str, ix: ast.Expr, stmt) -> _Code:
         level = self.level_of(stmt)
@@ -186,6 +189,8 @@ class _Lowerer:
         out.append(Line("int<lower=0> N;", "number of rows"))
         for g in self.m.groupings.values():
             out.append(Line(f"int<lower=1> {g.stan_size};", f"number of levels of {g.name}"))
+        for o in self.m.ordinals:
+            out.append(Line(f"int<lower=2> {o.stan_k};", f"number of categories of {o.outcome}"))
         for dv in self.m.data:
             if dv.in_stan:
                 out.append(self.data_line(dv))
@@ -205,7 +210,9 @@ class _Lowerer:
             fam = dv.family
             assert fam is not None
             if fam.discrete:
-                bounds = {"binary": "<lower=0, upper=1>", "ordinal": "<lower=1>"}.get(fam.support, "<lower=0>")
+                bounds = {"binary": "<lower=0, upper=1>"}.get(fam.support, "<lower=0>")
+                if (o := self.m.ordinal(dv.name)) is not None:
+                    bounds = f"<lower=1, upper={o.stan_k}>"
                 return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
             bounds = {"positive": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(fam.support, "")
             return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
@@ -214,7 +221,17 @@ class _Lowerer:
 
     def declare_parameters(self) -> None:
         for p in self.m.params:
+            if p.block is not None:
+                continue  # a column of its block's matrix: a transformed parameter
             self.out.parameters.append(Line(self.param_decl(p), self.param_comment(p)))
+        for b in self.m.correlated:
+            n, k = self.size_of(b.grouping), b.size
+            effects = ", ".join(b.effects)
+            if b.centered:
+                decl, what = f"matrix[{n}, {k}] {b.block};", f"{effects} (centred)"
+            else:
+                decl, what = f"matrix[{k}, {n}] {b.z};", f"standard normal; {effects} non-centred"
+            self.out.parameters.append(Line(decl, f"line {b.stmt.span.line}; {what}"))
 
     def param_decl(self, p: Param) -> str:
         bounds = []
@@ -234,12 +251,17 @@ class _Lowerer:
         if p.shape == "group":
             return f"vector{b}[{self.size_of(p.domain)}] {p.stan};"
         if p.shape == "corr":
-            return f"cholesky_factor_corr[{p.size}] {p.stan};"
+            return f"cholesky_factor_corr[{p.size}] {self.block_of_corr(p.name).chol};"
         kind = "ordered" if p.ordered else f"vector{b}"
         return f"{kind}[{p.size}] {p.stan};"
 
+    def block_of_corr(self, name: str) -> Correlated:
+        return next(b for b in self.m.correlated if b.corr == name)
+
     def param_comment(self, p: Param) -> str:
         parts = [f"line {p.line}"]
+        if p.shape == "corr":
+            parts.append(f"Cholesky factor of {p.name}")
         if p.noncentered is not None:
             parts.append("non-centred")
         if p.shape == "group":
@@ -262,6 +284,11 @@ class _Lowerer:
         return f"vector[{n}] {d.stan} = {_real_vector(text, code)};"
 
     def lower_derived(self) -> None:
+        # A block of correlated effects goes in as soon as the derived quantities its means use
+        # are declared, so the derived quantities that use its effects come after it.
+        pending = list(self.m.correlated)
+        declared: set[str] = set()
+        pending = self.ready_blocks(pending, declared)
         for d in self.m.derived:
             if d.level == ROWS and not d.data_only:
                 continue  # model-block locals, see row_locals()
@@ -269,6 +296,106 @@ class _Lowerer:
                 continue  # computed by the binder (an index needs its levels coded)
             target = self.out.transformed_data if d.data_only else self.out.transformed_parameters
             target.append(Line(self.derived_decl(d, self.derived_code(d)), _stmt_comment(self.m, d.stmt)))
+            declared.add(d.name)
+            pending = self.ready_blocks(pending, declared)
+        for b in pending:
+            self.lower_block(b)
+
+    def ready_blocks(self, pending: list[Correlated], declared: set[str]) -> list[Correlated]:
+        derived = {d.name for d in self.m.derived if not d.data_only}
+        waiting = []
+        for b in pending:
+            needs = {n for m in b.means for n in _names(m)} & derived
+            if needs <= declared:
+                self.lower_block(b)
+            else:
+                waiting.append(b)
+        return waiting
+
+    def lower_block(self, b: Correlated) -> None:
+        """`[a, b][j] ~ MVNormal(mu, Rho, tau)` in transformed parameters: the N_g x K matrix of
+        effects (non-centred: mean + (diag(tau) L_Rho z)'), then one vector per effect."""
+        out = self.out.transformed_parameters
+        n = self.size_of(b.grouping)
+        if not b.centered:
+            scaled = f"(diag_pre_multiply({self.m.stan_names[b.scales]}, {b.chol}) * {b.z})'"
+            mean = self.block_mean(b)
+            value = scaled if mean is None else f"{mean} + {scaled}"
+            out.append(Line(f"matrix[{n}, {b.size}] {b.block} = {value};", _stmt_comment(self.m, b.stmt)))
+        for k, effect in enumerate(b.effects, start=1):
+            comment = _stmt_comment(self.m, b.stmt) if b.centered and k == 1 else None
+            out.append(Line(f"vector[{n}] {self.m.stan_names[effect]} = col({b.block}, {k});", comment))
+
+    def block_mean(self, b: Correlated) -> str | None:
+        """The N_g x K matrix of the effects' means (None when all are zero)."""
+        if all(isinstance(m, ast.Num) and m.value == 0 for m in b.means):
+            return None
+        n = self.size_of(b.grouping)
+        codes = [self.as_real(self.expr(m, b.stmt)) for m in b.means]
+        if not any(c.vector for c in codes):
+            return f"rep_matrix({self.mean_row(codes)}, {n})"
+        columns = [_vector_text(c, n) for c in codes]
+        text = columns[0]
+        for col in columns[1:]:
+            text = f"append_col({text}, {col})"
+        return text
+
+    @staticmethod
+    def mean_row(codes: list[_Code]) -> str:
+        return f"[{', '.join(c.text for c in codes)}]"
+
+    def ordinal_likelihood(self, lk: Likelihood, y: str, codes: list[_Code]) -> list[Line]:
+        """`y ~ ordered_logistic(eta, c)`, written out in a form twice as fast under stanli and
+        as stable: with c[0] = -inf and c[K] = +inf,
+            log P(y = k) = log_inv_logit(eta - c[k-1]) + log_inv_logit(c[k] - eta)
+                           + log1m_exp(c[k-1] - c[k]),
+        the last term the same for every row in category k, so it is summed once per category
+        with the counts from transformed data. (ordered_logistic_glm is no faster in stanli.)"""
+        o = self.m.ordinal(lk.outcome)
+        assert o is not None
+        eta, cut = self.as_real(codes[0]), codes[1]
+        counts = self.names.fresh(f"n_{y}")
+        below, above = self.names.fresh(f"{cut.text}_below"), self.names.fresh(f"{cut.text}_above")
+        loop = self.names.fresh("n")
+        k = o.stan_k
+        self.out.transformed_data += [
+            Line(f"vector[{k}] {counts} = rep_vector(0, {k});", f"rows per category of {lk.outcome}"),
+            Line(f"for ({loop} in 1:N) {counts}[{y}[{loop}]] += 1;"),
+        ]
+        comment = _stmt_comment(self.m, lk.stmt) + " (ordered_logistic, written out)"
+        e = _wrap(eta, 2)
+        return [
+            Line("{", comment),
+            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut.text});"),
+            Line(f"  vector[{k}] {above} = append_row({cut.text}, positive_infinity());"),
+            Line(f"  target += sum(log_inv_logit({e} - {below}[{y}])) + sum(log_inv_logit({above}[{y}] - {e}))"),
+            Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
+            Line("}"),
+        ]
+
+    def block_statements(self, b: Correlated) -> list[Line]:
+        """The model block's side of a block: standard normals, or the centred density."""
+        comment = _stmt_comment(self.m, b.stmt)
+        if not b.centered:
+            return [Line(f"to_vector({b.z}) ~ std_normal();", comment)]
+        n = self.size_of(b.grouping)
+        scales = self.m.stan_names[b.scales]
+        chol = self.names.fresh(f"L_Sigma_{b.block}")
+        g = self.names.fresh("g")
+        codes = [self.as_real(self.expr(m, b.stmt)) for m in b.means]
+        lines = [
+            Line("{", comment),
+            Line(f"  matrix[{b.size}, {b.size}] {chol} = diag_pre_multiply({scales}, {b.chol});"),
+        ]
+        if any(c.vector for c in codes):
+            mean = self.names.fresh(f"mu_{b.block}")
+            lines.append(Line(f"  matrix[{n}, {b.size}] {mean} = {self.block_mean(b)};"))
+            row = f"{mean}[{g}]"
+        else:
+            row = self.mean_row(codes)
+        lines.append(Line(f"  for ({g} in 1:{n}) {b.block}[{g}] ~ multi_normal_cholesky({row}, {chol});"))
+        lines.append(Line("}"))
+        return lines
 
     def row_locals(self, needed: set[str]) -> list[Line]:
         """Row-level derived quantities that depend on parameters, in dependency order."""
@@ -346,25 +473,64 @@ class _Lowerer:
         needed = self.needed_row_derived()
         self.out.model.extend(self.row_locals(needed))
         self.plans = plans
-        statements: list[tuple[int, Line]] = []
+        statements: list[tuple[int, list[Line]]] = []
         for lk in self.m.likelihoods:
             stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
             y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+            if lk.family.support == "ordinal":
+                statements.append((lk.stmt.span.line, self.ordinal_likelihood(lk, y, codes)))
+                continue
             args = ", ".join(_stan_arg(c) for c in codes)
             line = Line(f"{y} ~ {stan_fam}({args});", _stmt_comment(self.m, lk.stmt))
-            statements.append((lk.stmt.span.line, line))
+            statements.append((lk.stmt.span.line, [line]))
         for p in self.m.params:
             st = p.prior.stmt
-            if p.shape == "corr" or _is_joint(st):
+            if p.block is not None:
                 continue
             fam = p.prior.family
             codes = [self.expr(a, st) for a in p.prior.args]
             args = ", ".join(_stan_arg(c) for c in _stan_order(fam, codes))
-            statements.append((st.span.line, Line(f"{p.stan} ~ {fam.stan}({args});", _stmt_comment(self.m, st))))
+            target = self.block_of_corr(p.name).chol if p.shape == "corr" else p.stan
+            line = Line(f"{target} ~ {fam.stan}({args});", _stmt_comment(self.m, st))
+            statements.append((st.span.line, [line]))
+        for b in self.m.correlated:
+            statements.append((b.stmt.span.line, self.block_statements(b)))
         # The user's order, so the comments read down the .mlm file.
-        self.out.model.extend(line for _, line in sorted(statements, key=lambda t: t[0]))
+        for _, lines in sorted(statements, key=lambda t: t[0]):
+            self.out.model.extend(lines)
+
+    def correlations(self) -> None:
+        """Each LKJcorr matrix as the user named it, from its Cholesky factor. Emitted even
+        without the other generated quantities: it is a parameter of the model's output."""
+        for b in self.m.correlated:
+            rho = self.m.stan_names[b.corr]
+            self.out.generated_quantities.append(
+                Line(
+                    f"corr_matrix[{b.size}] {rho} = multiply_lower_tri_self_transpose({b.chol});",
+                    f"correlations of {', '.join(b.effects)}; line {b.stmt.span.line}",
+                )
+            )
+
+    def ordinal_draws(
+        self, lk: Likelihood, codes: list[_Code], ll: str, ll_call: str, rep: str, loop: str
+    ) -> None:
+        """log_lik and replicated categories of an ordered outcome. The draw uses
+        categorical_rng on the category probabilities, P(y > k) = inv_logit(eta - c[k]),
+        because ordered_logistic_rng has no compiled path in stanli."""
+        o = self.m.ordinal(lk.outcome)
+        assert o is not None
+        eta, cut = (_element(c, loop) for c in codes)
+        above = self.names.fresh(f"{self.m.stan_names[lk.outcome]}_above")
+        self.out.gq_locals += [
+            Line(f"for ({loop} in 1:N) {{", f"P({lk.outcome} > k) = inv_logit(eta - c[k]); categorical_rng draws"),
+            Line(f"  vector[{o.stan_k} - 1] {above} = inv_logit({eta.text} - {cut.text});"),
+            Line(f"  {ll}[{loop}] = {ll_call};"),
+            Line(f"  {rep}[{loop}] = categorical_rng(append_row(1, {above}) - append_row({above}, 0));"),
+            Line("}"),
+        ]
 
     def lower_generated(self) -> list[OutputVar]:
+        self.correlations()
         if not self.gq:
             return []
         outs: list[OutputVar] = []
@@ -385,10 +551,12 @@ class _Lowerer:
             self.out.generated_quantities.append(Line(f"vector[N] {ll};", f"pointwise log-likelihood of {lk.outcome}"))
             self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
             lpdf = "lpmf" if lk.family.discrete else "lpdf"
-            self.out.gq_locals.append(
-                Line(f"for ({loop} in 1:N) {ll}[{loop}] = {stan_fam}_{lpdf}({y}[{loop}] | {elem});")
-            )
-            self.out.gq_locals.append(Line(f"{rep} = {self.rng_call(lk.family, stan_fam, codes)};"))
+            ll_call = f"{stan_fam}_{lpdf}({y}[{loop}] | {elem})"
+            if lk.family.support == "ordinal":
+                self.ordinal_draws(lk, codes, ll, ll_call, rep, loop)
+            else:
+                self.out.gq_locals.append(Line(f"for ({loop} in 1:N) {ll}[{loop}] = {ll_call};"))
+                self.out.gq_locals.append(Line(f"{rep} = {self.rng_call(lk.family, stan_fam, codes)};"))
             outs.append(OutputVar(ll, lk.outcome, ("obs",), "log_lik", None, lk.stmt.span.line))
             outs.append(OutputVar(rep, lk.outcome, ("obs",), "predictive", None, lk.stmt.span.line))
         return outs
@@ -417,7 +585,11 @@ class _Lowerer:
     def schema(self, gq_vars: list[OutputVar]) -> OutputSchema:
         variables: list[OutputVar] = []
         for p in self.m.params:
-            dims = (p.domain,) if p.shape == "group" and p.domain else ()
+            dims: tuple[str, ...] = ()
+            if p.shape == "group" and p.domain:
+                dims = (p.domain,)
+            elif p.dim is not None:
+                dims = (p.dim,) * (2 if p.shape == "corr" else 1)
             variables.append(OutputVar(p.stan, p.name, dims, p.role, p.role_grouping or p.domain, p.line))  # type: ignore[arg-type]
         for d in self.m.derived:
             if d.data_only or d.level == ROWS:
@@ -431,6 +603,7 @@ class _Lowerer:
         )
         return OutputSchema(
             tuple(variables + gq_vars),
+            coords=self.m.dim_labels(),
             outcomes=tuple(lk.outcome for lk in self.m.likelihoods),
             statements=statements,
         )
@@ -490,8 +663,8 @@ def _direct_row_name(arg: ast.Expr) -> str | None:
     return None
 
 
-def _is_joint(st: ast.Sample) -> bool:
-    return isinstance(st.lhs, ast.Index) and not isinstance(st.lhs.base, ast.Name)
+def _names(e: ast.Expr) -> set[str]:
+    return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
 
 
 def _stmt_comment(model: CheckedModel, stmt) -> str:

@@ -120,6 +120,9 @@ class _ToAst(Transformer):
 
     def call(self, meta, children):
         name, args = children
+        if str(name) == "c" and args:
+            # R's c(a, b) (ulam's spelling) builds a vector: the same thing as [a, b].
+            return ast.VectorLit(args, _span(meta))
         return ast.Call(str(name), args or (), _span(meta), _tok_span(name))
 
     def vector(self, meta, children):

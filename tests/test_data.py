@@ -336,7 +336,8 @@ def test_chimpanzees_with_a_derived_index() -> None:
 def test_trolley_ordinal_with_text_labels() -> None:
     bound = _bind(ORDINAL, shared_file("Trolley.csv"))
     assert bound.stan_data["N"] == 9930 and bound.stan_data["N_id"] == 331
-    assert bound.stan_data["K"] == 7
+    assert bound.stan_data["K_response"] == 7  # named by the outcome (issue 4)
+    assert bound.labels["response_cutpoint"] == ["1|2", "2|3", "3|4", "4|5", "5|6", "6|7"]
     assert bound.labels["id"][:2] == ["96;434", "96;445"]  # quoted `;` inside a `;` file
 
 

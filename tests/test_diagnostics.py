@@ -45,8 +45,8 @@ ERRORS = [
     ("function arity", edit("alpha[id[i]]", "exp(alpha[id[i]], 2)"), "E203", 2, 9),
     ("negative scale", edit("Normal(0, 1.5)", "Normal(0, -1.5)"), "E204", 4, 18),
     ("zero rate", edit("sigma ~ Exponential(1)", "sigma ~ Exponential(0)"), "E204", 6, 21),
-    ("prior-only family as outcome", edit("con[i] ~ Normal(mu[i], sigma)", "con[i] ~ HalfNormal(sigma)"), "E204", 1, 10),
-    ("trials from a parameter", edit("con[i] ~ Normal(mu[i], sigma)", "con[i] ~ Binomial(sigma, mu[i])"), "E204", 1, 19),
+    ("prior-only family as outcome", edit("Normal(mu[i], sigma)", "HalfNormal(sigma)"), "E204", 1, 10),
+    ("trials from a parameter", edit("Normal(mu[i], sigma)", "Binomial(sigma, mu[i])"), "E204", 1, 19),
     ("uniform with parameter bounds", edit("abar ~ Normal(0, 1.5)", "abar ~ Uniform(0, sigma)"), "E204", 4, 8),
     ("sampling an expression", BASE + "mu[i] + 1 ~ Normal(0, 1)\n", "E205", 7, 1),
     ("index on the left is not a letter", BASE + "b[id[i]] ~ Normal(0, 1)\n", "E205", 7, 3),
@@ -82,6 +82,77 @@ ERRORS = [
     ("arithmetic as an index", edit("alpha[id[i]]", "alpha[id[i] + 1]"), "E315", 2, 15),
     ("group parameter never used with data", BASE + "u[j] ~ Normal(0, sigma_a)\n", "E316", 7, 1),
     ("two indices", edit("alpha[id[i]]", "alpha[id[i], id[i]]"), "E317", 2, 9),
+]
+
+
+# Correlated varying effects and ordered outcomes (issue 4), on the lecture's sleep-study and
+# Trolley models.
+SLEEP = """\
+Reaction[i] ~ Normal(mu[i], sigma)
+mu[i] = a[Subject[i]] + b[Subject[i]] * Days[i]
+[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)
+abar ~ Normal(250, 50)
+bbar ~ Normal(10, 10)
+tau ~ Exponential(0.05)
+Rho ~ LKJcorr(2)
+sigma ~ Exponential(0.05)
+"""
+
+TROLLEY = """\
+response[i] ~ OrderedLogistic(phi[i], cutpoints)
+phi[i] = bA * action[i] + a[id[i]]
+cutpoints ~ Normal(0, 1.5)
+bA ~ Normal(0, 0.5)
+a[j] ~ Normal(0, sigma_a)
+sigma_a ~ Exponential(1)
+"""
+
+
+def sleep(old: str, new: str) -> str:
+    assert old in SLEEP
+    return SLEEP.replace(old, new)
+
+
+def trolley(old: str, new: str) -> str:
+    assert old in TROLLEY
+    return TROLLEY.replace(old, new)
+
+
+ERRORS += [
+    # correlated effects
+    ("effects on different groupings", sleep("b[Subject[i]]", "b[Item[i]]"), "E319", 2, 25),
+    ("MVNormal mean too short", sleep("[abar, bbar]", "[abar]"), "E204", 3, 22),
+    ("MVNormal mean too long", sleep("[abar, bbar]", "c(abar, bbar, 0)"), "E204", 3, 22),
+    ("MVNormal mean not a vector", sleep("[abar, bbar]", "abar"), "E320", 3, 22),
+    ("correlation matrix with a Normal prior", sleep("Rho ~ LKJcorr(2)", "Rho ~ Normal(0, 1)"), "E204", 3, 36),
+    ("correlation matrix a number", sleep("Rho, tau)", "0.5, tau)").replace("Rho ~ LKJcorr(2)\n", ""), "E320", 3, 36),
+    ("scales an expression", sleep("Rho, tau)", "Rho, 2 * tau)"), "E320", 3, 41),
+    ("LKJcorr on a scale", sleep("sigma ~ Exponential(0.05)", "sigma ~ LKJcorr(2)"), "E204", 8, 9),
+    ("LKJcorr on an unused matrix", SLEEP + "Omega ~ LKJcorr(2)\n", "E204", 9, 9),
+    ("scales used as one value", sleep("Normal(mu[i], sigma)", "Normal(mu[i], tau)"), "E312", 1, 29),
+    ("correlation matrix used as a value", sleep("Normal(mu[i], sigma)", "Normal(mu[i] + Rho, sigma)"), "E312", 1, 30),
+    ("one correlated effect", sleep("[a, b][j]", "[a][j]"), "E205", 3, 1),
+    ("correlated effects per row", sleep("[a, b][j]", "[a, b][i]"), "E314", 3, 8),
+    ("correlated effect never used", sleep(" + b[Subject[i]] * Days[i]", ""), "E316", 3, 5),
+    ("correlated effect with its own prior", SLEEP + "a[j] ~ Normal(0, 1)\n", "E301", 9, 1),
+    (
+        "one Rho for two MVNormals",
+        sleep("* Days[i]", "* Days[i] + c[Item[i]] + d[Item[i]]") + "[c, d][k] ~ MVNormal(0, Rho, tau)\n",
+        "E204",
+        9,
+        25,
+    ),
+    ("MVNormal on a scalar", SLEEP + "q ~ MVNormal([0, 0], Rho, tau)\n", "E205", 9, 1),
+    # ordered outcomes
+    ("cutpoints a number", trolley("phi[i], cutpoints)", "phi[i], 0.5)"), "E320", 1, 39),
+    ("cutpoints indexed", trolley("phi[i], cutpoints)", "phi[i], cutpoints[id[i]])"), "E320", 1, 39),
+    ("cutpoints with a positive prior", trolley("Normal(0, 1.5)", "Exponential(1)"), "E204", 3, 13),
+    ("cutpoints one per group", trolley("cutpoints ~ Normal", "cutpoints[j] ~ Normal"), "E320", 3, 1),
+    ("cutpoints in a Normal outcome", TROLLEY + "y2[i] ~ Normal(cutpoints, 1)\n", "E312", 7, 16),
+    ("cutpoints in a Bernoulli outcome", TROLLEY + "y2[i] ~ Bernoulli(cutpoints)\n", "E312", 7, 19),
+    ("cutpoints of two outcomes", TROLLEY + "r2[i] ~ OrderedLogistic(phi[i], cutpoints)\n", "E204", 7, 33),
+    ("ordered logistic as a prior", trolley("bA ~ Normal(0, 0.5)", "bA ~ OrderedLogistic(0, cutpoints)"), "E208", 4, 6),
+    ("cutpoints without a prior", trolley("cutpoints ~ Normal(0, 1.5)\n", ""), "E300", 1, 39),
 ]
 
 
@@ -121,7 +192,13 @@ WARNINGS = [
         1,
     ),
     ("group column read as data", BASE + "nu[i] = mu[i] + w[id[i]]\ny[i] ~ Normal(nu[i], 1)\n", "W503", 7, 17),
-    ("centred because constrained", edit("alpha[j] ~ Normal(abar, sigma_a)", "alpha[j] ~ Normal(abar, sigma_a)\ny2[i] ~ Normal(0, alpha[id[i]])"), "W504", 3, 1),
+    (
+        "centred because constrained",
+        edit("alpha[j] ~ Normal(abar, sigma_a)", "alpha[j] ~ Normal(abar, sigma_a)\ny2[i] ~ Normal(0, alpha[id[i]])"),
+        "W504",
+        3,
+        1,
+    ),
 ]
 
 
@@ -144,6 +221,19 @@ CLEAN = [
     ("another row letter", "@rows n\ny[n] ~ Normal(mu[n], sigma)\nmu[n] = a[id[n]]\na[j] ~ Normal(0, s)\n"
      "s ~ Exponential(1)\nsigma ~ Exponential(1)\n"),
     ("group-level predictor", edit("Normal(abar, sigma_a)", "Normal(abar + b * z[j], sigma_a)") + "b ~ Normal(0, 1)\n"),
+    ("correlated effects", SLEEP),
+    ("correlated effects, ulam spelling", sleep("[a, b][j] ~ MVNormal([", "c(a, b)[j] ~ multi_normal([")),
+    (
+        "correlated effects with mean zero",
+        sleep("[abar, bbar]", "0")
+        .replace("abar ~ Normal(250, 50)\n", "a0 ~ Normal(250, 50)\n")
+        .replace("mu[i] = a[", "mu[i] = a0 + a[")
+        .replace("bbar ~ Normal(10, 10)\n", ""),
+    ),
+    ("ordered outcome", TROLLEY),
+    ("intercept-only ordered outcome", "y[i] ~ OrderedLogistic(0, c)\nc ~ Normal(0, 1.5)\n"),
+    ("nested groupings", "y[i] ~ Normal(mu[i], s)\nmu[i] = a[class[i]]\na[j] ~ Normal(b[school[j]], sc)\n"
+     "b[k] ~ Normal(0, ss)\ns ~ Exponential(1)\nsc ~ Exponential(1)\nss ~ Exponential(1)\n"),
 ]
 
 
