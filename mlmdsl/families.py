@@ -44,9 +44,11 @@ class Family:
     @property
     def mean_arg(self) -> int:
         """Index of the argument that carries the linear predictor."""
-        for k, (_, kind) in enumerate(self.args):
-            if kind in ("loc", "prob", "positive"):
-                return k
+        # By kind, not position: StudentT's first argument is nu, its mean is mu.
+        kinds = [kind for _, kind in self.args]
+        for wanted in ("loc", "prob", "positive"):
+            if wanted in kinds:
+                return kinds.index(wanted)
         return 0
 
 

@@ -275,3 +275,16 @@ def test_check_text_exit_codes(tmp_path, capsys) -> None:
 def test_missing_model_file_is_a_usage_error(capsys) -> None:
     assert main(["check", "does/not/exist.mlm"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_student_t_likelihood_roles() -> None:
+    """nu and sigma of a StudentT likelihood are distributional parameters; mu is the mean."""
+    text = (
+        "y[i] ~ StudentT(nu, mu[i], sigma)\nmu[i] = a[id[i]]\na[j] ~ Normal(abar, s)\nabar ~ Normal(0, 1)\n"
+        "s ~ Exponential(1)\nnu ~ Gamma(2, 0.1)\nsigma ~ Exponential(1)\n"
+    )
+    compiled = compile_source(text, "m.mlm")
+    assert compiled.ok
+    roles = {p.name: p.role for p in compiled.model.params}
+    assert roles["nu"] == "distributional" and roles["sigma"] == "distributional"
+    assert "y ~ student_t(nu, mu, sigma);" in compiled.stan_code
