@@ -8,8 +8,10 @@ when the model or data has errors, 2 for usage errors. Never a traceback for bad
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,28 +82,37 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from mlmdsl.api import Model
+    from mlmdsl.api import DataWarning, Model
     from mlmdsl.backends.base import BackendError
     from mlmdsl.report import format_report
 
     source, filename = _read_model(args.model)
     try:
-        model = Model(compile_source(source, filename))
-        warnings = [d for d in model.diagnostics if d.severity == "warning"]
-        _print_diagnostics(warnings, source, filename)
-        fit = model.fit(
-            args.data,
-            backend=args.backend,
-            chains=args.chains,
-            iter_warmup=args.iter_warmup,
-            iter_sampling=args.iter_sampling,
-            seed=args.seed,
-            adapt_delta=args.adapt_delta,
-            max_treedepth=args.max_treedepth,
-            refresh=0 if args.quiet else args.refresh,
-            output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
-            drop_missing=args.drop_missing,
-        )
+        model = Model(compile_source(source, filename, generated_quantities=not args.no_generated_quantities))
+        model_warnings = [d for d in model.diagnostics if d.severity == "warning"]
+        _print_diagnostics(model_warnings, source, filename)
+        # Progress goes to stderr so stdout carries only the report; data notes (rows dropped)
+        # are printed as sentences, not as Python warnings.
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            fit = model.fit(
+                args.data,
+                backend=args.backend,
+                chains=args.chains,
+                iter_warmup=args.iter_warmup,
+                iter_sampling=args.iter_sampling,
+                seed=args.seed,
+                adapt_delta=args.adapt_delta,
+                max_treedepth=args.max_treedepth,
+                refresh=0 if args.quiet else args.refresh,
+                output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
+                drop_missing=args.drop_missing,
+            )
+        for w in caught:
+            if issubclass(w.category, DataWarning):
+                print(f"{args.data}: warning: {w.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except CompileError as e:
         _print_diagnostics(e.diagnostics, e.source, e.filename)
         return 1
@@ -109,8 +120,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"mlm: sampling failed: {e}", file=sys.stderr)
         return 1
     print(format_report(fit))
-    if fit.model_source is None:  # until the API hands the model text to every Fit
-        fit.model_source = model.source  # plots and a saved fit's predictions need it
     if args.plots:
         _write_plots(fit, args.plots, args.data)
     if args.out:
@@ -231,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     f.add_argument("--out", type=Path, help="directory for the saved fit and the Stan program")
+    f.add_argument(
+        "--no-generated-quantities",
+        action="store_true",
+        help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
+    )
     f.add_argument("--plots", type=Path, metavar="DIR", help="write the diagnostic and result plots here as PNG")
     f.set_defaults(func=cmd_fit)
 

@@ -185,3 +185,17 @@ def test_non_binary_bernoulli_outcome(tmp_path, capsys) -> None:
     assert main(["check", str(EXAMPLES / "chimpanzees.mlm"), "--data", str(data)]) == 1
     err = capsys.readouterr().err
     assert "pulled_left" in err and "Traceback" not in err
+
+
+def test_dropped_rows_are_reported_and_stdout_is_only_the_report(tmp_path, capsys) -> None:
+    data = tmp_path / "d.csv"
+    frame = pd.read_csv(EXAMPLES / "data" / "persons.csv")
+    frame.loc[[4, 9], "con"] = np.nan
+    frame.to_csv(data, index=False)
+    args = ["fit", str(EXAMPLES / "partial_pooling.mlm"), "--data", str(data), "--chains", "2"]
+    args += ["--iter-warmup", "200", "--iter-sampling", "200", "--seed", "1", "--drop-missing"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "dropped 2 rows" in err and "`con`" in err
+    assert "Iteration" not in out and "Iteration" in err
+    assert f"N = {len(frame) - 2} observations" in out
