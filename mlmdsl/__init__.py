@@ -6,10 +6,32 @@
     fit.summary()
 """
 
-from mlmdsl.api import Model
-from mlmdsl.compare import compare
-from mlmdsl.compiler import compile_source
-from mlmdsl.diagnostics import CompileError, Diagnostic
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from mlmdsl.version import __version__
 
+if TYPE_CHECKING:
+    from mlmdsl.api import Model
+    from mlmdsl.compare import compare
+    from mlmdsl.compiler import compile_source
+    from mlmdsl.diagnostics import CompileError, Diagnostic
+
+# Loaded on first use, so `mlm transpile` / `mlm check` (which import mlmdsl.cli) stay fast.
+_LAZY = {
+    "Model": "mlmdsl.api",
+    "compare": "mlmdsl.compare",
+    "compile_source": "mlmdsl.compiler",
+    "CompileError": "mlmdsl.diagnostics",
+    "Diagnostic": "mlmdsl.diagnostics",
+}
+
 __all__ = ["CompileError", "Diagnostic", "Model", "compare", "compile_source", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mlmdsl' has no attribute {name!r}")

@@ -66,6 +66,9 @@ def _parser() -> Lark:
         propagate_positions=True,
         postlex=_ContinuationLexer(),
         maybe_placeholders=True,
+        # Lark caches the built LALR tables in the temp dir, keyed by the grammar's hash:
+        # building them is most of a cold `mlm check`.
+        cache=True,
     )
 
 
