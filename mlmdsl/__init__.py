@@ -11,18 +11,19 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# Eager: the submodule mlmdsl.compare would otherwise shadow the function of the same name
+# once imported. It imports its heavy dependencies inside the function.
+from mlmdsl.compare import compare
 from mlmdsl.version import __version__
 
 if TYPE_CHECKING:
     from mlmdsl.api import Model
-    from mlmdsl.compare import compare
     from mlmdsl.compiler import compile_source
     from mlmdsl.diagnostics import CompileError, Diagnostic
 
 # Loaded on first use, so `mlm transpile` / `mlm check` (which import mlmdsl.cli) stay fast.
 _LAZY = {
     "Model": "mlmdsl.api",
-    "compare": "mlmdsl.compare",
     "compile_source": "mlmdsl.compiler",
     "CompileError": "mlmdsl.diagnostics",
     "Diagnostic": "mlmdsl.diagnostics",
