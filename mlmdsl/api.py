@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlmdsl.compiler import Compiled, compile_source
+from mlmdsl.compiler import PARAMETERIZATIONS, Compiled, compile_source
 from mlmdsl.diagnostics import CompileError, Diagnostic, render_text
 from mlmdsl.schema import OutputSchema
 
@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from mlmdsl.results import Fit
 
 
+def _check_parameterization(value: str) -> None:
+    if value not in PARAMETERIZATIONS:
+        raise ValueError(f"parameterization must be one of {', '.join(map(repr, PARAMETERIZATIONS))}, not {value!r}")
+
+
 class DataWarning(UserWarning):
     """Something binding did to the data on the user's behalf (e.g. rows dropped)."""
 
@@ -29,21 +34,76 @@ class DataWarning(UserWarning):
 class Model:
     """A checked .mlm model. Construct with `Model.from_file` or `Model.from_string`."""
 
-    def __init__(self, compiled: Compiled) -> None:
+    def __init__(self, compiled: Compiled, parameterization: str = "noncentered") -> None:
         if not compiled.ok:
             raise CompileError(compiled.diagnostics, compiled.source, compiled.filename)
+        _check_parameterization(parameterization)
         self._compiled = compiled
+        # "auto" is decided per data set, in fit(); until then the program is the default's.
+        self._parameterization = parameterization
 
     @classmethod
-    def from_string(cls, text: str, name: str = "<model>", *, generated_quantities: bool = True) -> Model:
+    def from_string(
+        cls,
+        text: str,
+        name: str = "<model>",
+        *,
+        generated_quantities: bool = True,
+        parameterization: str = "noncentered",
+    ) -> Model:
         """`generated_quantities=False` leaves out log_lik and replicated outcomes, which grow
-        with the data (for large data sets when LOO and PPC are not needed)."""
-        return cls(compile_source(text, name, generated_quantities=generated_quantities))
+        with the data (for large data sets when LOO and PPC are not needed).
+
+        `parameterization` is the form of the varying effects that no line's `@centered` /
+        `@noncentered` (nor the file's directive) decides: "noncentered" (the default),
+        "centered", or "auto" — chosen per statement from the data when fitting."""
+        _check_parameterization(parameterization)
+        compiled = compile_source(
+            text,
+            name,
+            generated_quantities=generated_quantities,
+            default_centered=parameterization == "centered",
+        )
+        return cls(compiled, parameterization)
 
     @classmethod
-    def from_file(cls, path: str | Path, *, generated_quantities: bool = True) -> Model:
+    def from_file(
+        cls, path: str | Path, *, generated_quantities: bool = True, parameterization: str = "noncentered"
+    ) -> Model:
         path = Path(path)
-        return cls.from_string(path.read_text(encoding="utf-8"), str(path), generated_quantities=generated_quantities)
+        return cls.from_string(
+            path.read_text(encoding="utf-8"),
+            str(path),
+            generated_quantities=generated_quantities,
+            parameterization=parameterization,
+        )
+
+    def for_data(self, data: pd.DataFrame | str | Path | BoundData, parameterization: str | None = None) -> Model:
+        """This model with its parameterization decided for `data`: with "auto", each varying
+        effect is centred or non-centred by the expected shrinkage of its levels (see
+        mlmdsl.parameterize), and the N600 notes of the result say which and why. "centered" and
+        "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form."""
+        chosen = parameterization or self._parameterization
+        _check_parameterization(chosen)
+        compiled = self._compiled
+        if chosen != "auto":
+            if chosen == self._parameterization:
+                return self
+            return Model(self._recompile(default_centered=chosen == "centered"), chosen)
+        from mlmdsl.data import BoundData
+        from mlmdsl.parameterize import choose
+
+        bound = data if isinstance(data, BoundData) else self.bind(data)
+        choices = choose(compiled.model, bound)  # type: ignore[arg-type]
+        recompiled = self._recompile(
+            centered={n: c.centered for n, c in choices.items()},
+            reasons={n: c.reason for n, c in choices.items()},
+        )
+        return Model(recompiled, "auto")
+
+    def _recompile(self, **options: Any) -> Compiled:
+        c = self._compiled
+        return compile_source(c.source, c.filename, generated_quantities=c.generated_quantities, **options)
 
     # ---- what the compiler found ---------------------------------------------------------
     @property
@@ -75,6 +135,17 @@ class Model:
             p.name: "non-centred" if p.is_noncentered else "centred"
             for p in model.params
             if p.shape == "group"
+        }
+
+    def parameterization_notes(self) -> dict[str, str]:
+        """Group-level statement (its first effect) -> the N600 note saying its form and why."""
+        model = self._compiled.model
+        assert model is not None
+        by_line = {p.line: p.name for p in model.params if p.shape == "group"}
+        return {
+            by_line[d.span.line]: d.message
+            for d in self.diagnostics
+            if d.code == "N600" and d.span.line in by_line
         }
 
     def check(self, data: pd.DataFrame | str | Path | None = None, *, drop_missing: bool = False) -> list[Diagnostic]:
@@ -113,7 +184,12 @@ class Model:
         parallel_chains: int | None = None,
         output_dir: str | Path | None = None,
         drop_missing: bool = False,
+        parameterization: str | None = None,
     ) -> Fit:
+        """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
+        to from_file/from_string) decides the form of the varying effects that no line's
+        annotation decides; "auto" chooses per statement from `data`. The choice and its
+        reason are in `fit.data_info["parameterization"]`."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
         from mlmdsl.results import Fit
@@ -121,6 +197,7 @@ class Model:
         bound = self.bind(data, drop_missing=drop_missing)
         for d in bound.diagnostics:
             warnings.warn(d.message, DataWarning, stacklevel=2)
+        model = self.for_data(bound, parameterization)
         config = SampleConfig(
             chains=chains,
             iter_warmup=iter_warmup,
@@ -132,17 +209,18 @@ class Model:
             parallel_chains=parallel_chains,
             output_dir=Path(output_dir) if output_dir is not None else None,
         )
-        raw = get_backend(backend).sample(self.stan_code(), bound.stan_data, config)
+        raw = get_backend(backend).sample(model.stan_code(), bound.stan_data, config)
         info: dict[str, Any] = dict(bound.info)
         info.setdefault("seed", raw.info.get("seed"))
         # What binding decided on the user's behalf (rows dropped) travels with the fit.
         info["notes"] = [d.message for d in bound.diagnostics]
+        info["parameterization"] = model.parameterization_notes()
         return Fit.from_raw(
             raw,
-            self.schema_for(bound),
+            model.schema_for(bound),
             bound.observed,
             model_name=self.name,
-            stan_code=self.stan_code(),
+            stan_code=model.stan_code(),
             data_info=info,
             model_source=self.source,
             data=data,

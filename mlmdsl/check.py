@@ -8,7 +8,7 @@ of a grouping column) and every inconsistency becomes a Diagnostic at the user's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from mlmdsl import ast
@@ -78,11 +78,23 @@ class _Sym:
 
 
 class _Checker:
-    def __init__(self, program: ast.Program) -> None:
+    def __init__(
+        self,
+        program: ast.Program,
+        centered: Mapping[str, bool] | None = None,
+        reasons: Mapping[str, str] | None = None,
+        default_centered: bool = False,
+    ) -> None:
         self.program = program
         self.diags: list[Diagnostic] = []
         self.row_letter = "i"
-        self.default_centered = False
+        # The caller's choice (Model.fit(parameterization=...)); a directive in the file wins.
+        self.default_centered = default_centered
+        self.directive_given = False
+        # Per-parameter choices made outside the text (from the data): a line's own
+        # @centered/@noncentered and the file's directive win over them.
+        self.overrides: dict[str, bool] = dict(centered or {})
+        self.reasons: dict[str, str] = dict(reasons or {})
         self.stmts: list[_Stmt] = []
         self.syms: dict[str, _Sym] = {}
         self.groupings: dict[str, Grouping] = {}
@@ -120,9 +132,9 @@ class _Checker:
 
     def directive(self, d: ast.Directive) -> None:
         if d.name in ("centered", "centred"):
-            self.default_centered = True
+            self.default_centered, self.directive_given = True, True
         elif d.name in ("noncentered", "noncentred", "non_centered"):
-            self.default_centered = False
+            self.default_centered, self.directive_given = False, True
         elif d.name == "rows":
             if d.arg is None:
                 self.err("E207", "`@rows` needs the row index letter, e.g. `@rows n`", d.span)
@@ -946,7 +958,7 @@ class _Checker:
             mean, corr, scales = st.args
             k = len(st.targets)
             means = mean.items if isinstance(mean, ast.VectorLit) else (mean,) * k
-            centered = st.centered if st.centered is not None else self.default_centered
+            centered, why = self.centered_choice(st)
             g = self.names.user(grouping)
             block = Correlated(
                 effects=st.targets,
@@ -961,14 +973,16 @@ class _Checker:
                 z=self.names.fresh(f"z_{g}"),
                 chol=self.names.fresh(f"L_{stan[corr.id]}"),  # type: ignore[union-attr]
             )
-            self.block_note(block)
+            self.block_note(block, why)
             blocks.update({name: block for name in st.targets})
         return blocks
 
-    def block_note(self, block: Correlated) -> None:
+    def block_note(self, block: Correlated, why: str) -> None:
         effects = ", ".join(f"`{e}`" for e in block.effects)
         if block.centered:
-            text = f"{effects} are sampled centred (multi_normal_cholesky), as asked"
+            text = f"{effects} are sampled centred (multi_normal_cholesky){why or ', as asked'}"
+        elif why:
+            text = f"{effects} are sampled non-centred (Cholesky factor of `{block.corr}`){why}"
         else:
             text = (
                 f"{effects} are sampled non-centred (Cholesky factor of `{block.corr}` and "
@@ -1119,10 +1133,10 @@ class _Checker:
         loc, scale = st.args[loc_i], st.args[scale_i]
         if not any(self.syms.get(n, _Sym("", "")).role == "param" for n in _names_in(scale)):
             return None  # a fixed scale makes no funnel
-        centered = st.centered if st.centered is not None else self.default_centered
+        centered, why = self.centered_choice(st)
         span = st.node.span
         if centered:
-            self.diags.append(note("N600", f"`{sym.name}` is sampled centred, as asked", span))
+            self.diags.append(note("N600", f"`{sym.name}` is sampled centred{why}", span))
             return None
         blockers = [
             n for n in _names_in(loc) | _names_in(scale) if self.syms.get(n, _Sym("", "")).role == "derived"
@@ -1135,15 +1149,26 @@ class _Checker:
             )
             self.warn("W504", f"`{sym.name}` is sampled centred because {why}", span)
             return None
-        self.diags.append(
-            note(
-                "N600",
-                f"`{sym.name}` is sampled non-centred (offset {ast.to_text(loc)}, multiplier "
-                f"{ast.to_text(scale)}); add `@centered` to the line to change it",
-                span,
-            )
+        text = (
+            f"`{sym.name}` is sampled non-centred (offset {ast.to_text(loc)}, multiplier "
+            f"{ast.to_text(scale)})"
         )
+        text += why or "; add `@centered` to the line to change it"
+        self.diags.append(note("N600", text, span))
         return loc, scale
+
+    def centered_choice(self, st: _Stmt) -> tuple[bool, str]:
+        """Centred or not, and why when it was not the default: the line's annotation, then the
+        file's directive, then a choice made from the data (overrides), then the default."""
+        if st.centered is not None:
+            return st.centered, ", as asked on its line"
+        if self.directive_given:
+            return self.default_centered, ", as the model's directive asks" if self.default_centered else ""
+        chosen = [self.overrides[t] for t in st.targets if t in self.overrides]
+        if chosen:
+            why = next((self.reasons[t] for t in st.targets if t in self.reasons), "")
+            return chosen[0], f" — {why}" if why else ", as asked"
+        return self.default_centered, ", as asked" if self.default_centered else ""
 
     def param_roles(self) -> dict[str, tuple[str, str | None]]:
         roles: dict[str, tuple[str, str | None]] = {}
@@ -1312,10 +1337,21 @@ class _Checker:
         return model
 
 
-def check(program: ast.Program) -> tuple[CheckedModel | None, list[Diagnostic]]:
+def check(
+    program: ast.Program,
+    *,
+    centered: Mapping[str, bool] | None = None,
+    reasons: Mapping[str, str] | None = None,
+    default_centered: bool = False,
+) -> tuple[CheckedModel | None, list[Diagnostic]]:
     """Check a parsed program. Returns the checked model (None if there are errors) and all
-    diagnostics (errors, warnings and notes)."""
-    checker = _Checker(program)
+    diagnostics (errors, warnings and notes).
+
+    `centered` chooses, per group-level parameter (for correlated effects: any one of them),
+    the centred (True) or non-centred (False) form; `reasons` says why, for the N600 note. A
+    line's `@centered`/`@noncentered` and the file's directive win over both; `default_centered`
+    applies to the statements neither names."""
+    checker = _Checker(program, centered, reasons, default_centered)
     model = checker.run()
     return model, checker.diags
 

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmdsl.compiler import compile_source
+from mlmdsl.compiler import PARAMETERIZATIONS, compile_source
 from mlmdsl.diagnostics import CompileError, Diagnostic, render_text, to_json
 
 if TYPE_CHECKING:
@@ -45,7 +45,19 @@ def _print_diagnostics(diags: tuple[Diagnostic, ...] | list[Diagnostic], source:
 
 def cmd_transpile(args: argparse.Namespace) -> int:
     source, filename = _read_model(args.model)
-    compiled = compile_source(source, filename, generated_quantities=not args.no_generated_quantities)
+    if args.parameterization == "auto":
+        print(
+            "mlm: note: --parameterization auto chooses from the data, and transpile has none; "
+            "writing the default (non-centred) program. `mlm fit --parameterization auto` chooses "
+            "per statement from the data.",
+            file=sys.stderr,
+        )
+    compiled = compile_source(
+        source,
+        filename,
+        generated_quantities=not args.no_generated_quantities,
+        default_centered=args.parameterization == "centered",
+    )
     shown = [d for d in compiled.diagnostics if d.severity != "note" or args.verbose]
     _print_diagnostics(shown, source, filename)
     if not compiled.ok:
@@ -88,7 +100,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     source, filename = _read_model(args.model)
     try:
-        model = Model(compile_source(source, filename, generated_quantities=not args.no_generated_quantities))
+        model = Model.from_string(
+            source,
+            filename,
+            generated_quantities=not args.no_generated_quantities,
+            parameterization=args.parameterization,
+        )
         model_warnings = [d for d in model.diagnostics if d.severity == "warning"]
         _print_diagnostics(model_warnings, source, filename)
         # Progress goes to stderr so stdout carries only the report; data notes (rows dropped)
@@ -108,6 +125,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
             )
+        if args.parameterization == "auto" or args.verbose:
+            for message in fit.data_info.get("parameterization", {}).values():
+                print(f"{filename}: note: {message}", file=sys.stderr)
         for w in caught:
             if issubclass(w.category, DataWarning):
                 print(f"{args.data}: warning: {w.message}", file=sys.stderr)
@@ -217,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", help="write the Stan program here (default: stdout)")
     t.add_argument("--no-generated-quantities", action="store_true", help="omit log_lik and replicated outcomes")
     t.add_argument("-v", "--verbose", action="store_true", help="also print notes (parameterization choices)")
+    t.add_argument(
+        "--parameterization",
+        choices=PARAMETERIZATIONS,
+        default="noncentered",
+        help="form of the varying effects no line annotates (auto needs data: use with fit)",
+    )
     t.set_defaults(func=cmd_transpile)
 
     c = sub.add_parser("check", help="check a model (and optionally data) without fitting")
@@ -245,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
     )
+    f.add_argument(
+        "--parameterization",
+        choices=PARAMETERIZATIONS,
+        default="noncentered",
+        help="form of the varying effects no line annotates; auto chooses per statement from the data",
+    )
+    f.add_argument("-v", "--verbose", action="store_true", help="also print the parameterization notes")
     f.add_argument("--plots", type=Path, metavar="DIR", help="write the diagnostic and result plots here as PNG")
     f.set_defaults(func=cmd_fit)
 

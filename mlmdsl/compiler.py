@@ -5,6 +5,7 @@ Pure functions; nothing here imports a sampler, so `mlm transpile` and `mlm chec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlmdsl import ast
@@ -14,6 +15,9 @@ from mlmdsl.emit import emit
 from mlmdsl.ir import CheckedModel
 from mlmdsl.lower import Lowered, lower
 from mlmdsl.parse import parse
+
+# The forms of the varying effects a caller may ask for (Model.fit, `mlm fit --parameterization`).
+PARAMETERIZATIONS = ("auto", "noncentered", "centered")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Compiled:
     model: CheckedModel | None = None
     lowered: Lowered | None = None
     stan_code: str | None = None
+    generated_quantities: bool = True  # as asked, so a recompilation keeps it
 
     @property
     def ok(self) -> bool:
@@ -32,15 +37,25 @@ class Compiled:
 
 
 def compile_source(
-    source: str, filename: str = "<model>", *, generated_quantities: bool = True
+    source: str,
+    filename: str = "<model>",
+    *,
+    generated_quantities: bool = True,
+    centered: Mapping[str, bool] | None = None,
+    reasons: Mapping[str, str] | None = None,
+    default_centered: bool = False,
 ) -> Compiled:
+    """`centered` overrides the parameterization per group-level parameter (`{"alpha": True}`
+    samples `alpha` centred), `reasons` explains each choice in its N600 note, and
+    `default_centered` is the form of every statement neither the text nor `centered` decides.
+    A line's `@centered`/`@noncentered` and the file's `@centered` directive always win."""
     program, diags = parse(source, filename)
     if program is None:
-        return Compiled(source, filename, tuple(diags))
-    model, check_diags = check(program)
+        return Compiled(source, filename, tuple(diags), generated_quantities=generated_quantities)
+    model, check_diags = check(program, centered=centered, reasons=reasons, default_centered=default_centered)
     diags = [*diags, *check_diags]
     if model is None:
-        return Compiled(source, filename, tuple(diags), program)
+        return Compiled(source, filename, tuple(diags), program, generated_quantities=generated_quantities)
     lowered = lower(model, generated_quantities)
     code = emit(lowered.program, filename)
-    return Compiled(source, filename, tuple(diags), program, model, lowered, code)
+    return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities)

@@ -51,6 +51,23 @@ class _Code:
 
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}
 
+# (family, link of the linear predictor) -> Stan's GLM distribution.
+_GLM = {
+    ("Normal", "identity"): "normal_id_glm",
+    ("Bernoulli", "logit"): "bernoulli_logit_glm",
+    ("Poisson", "log"): "poisson_log_glm",
+    ("NegBinomial", "log"): "neg_binomial_2_log_glm",
+}
+
+
+@dataclass(frozen=True)
+class _Glm:
+    family: str  # normal_id_glm, ...
+    derived: str  # the linear predictor's user name (mu), not computed in the model block
+    x: str  # the transformed-data matrix of population-level predictors
+    alpha: str  # the rest of the linear predictor (a vector, a scalar or 0)
+    beta: str  # the vector of their coefficients
+
 
 class _Lowerer:
     def __init__(self, model: CheckedModel, gq: bool = True) -> None:
@@ -412,16 +429,88 @@ class _Lowerer:
             lines.append(Line(f"vector[N] {d.stan} = {_vector_text(code, 'N')};", _stmt_comment(self.m, d.stmt)))
         return lines
 
-    def needed_row_derived(self) -> set[str]:
+    def needed_row_derived(self, inlined: frozenset[str] = frozenset()) -> set[str]:
+        """Row-level derived quantities the likelihoods need; those `inlined` into a GLM call
+        are not computed themselves, only what their right sides use."""
         needed: set[str] = set()
         stack = [a for lk in self.m.likelihoods for a in lk.args]
         while stack:
             e = stack.pop()
             for node in ast.walk(e):
                 if isinstance(node, ast.Name) and node.id in self.row_derived and node.id not in needed:
-                    needed.add(node.id)
+                    if node.id not in inlined:
+                        needed.add(node.id)
                     stack.append(self.row_derived[node.id].rhs)
         return needed
+
+    def plan_glm(self, lk: Likelihood) -> _Glm | None:
+        """Stan's GLM form, when the linear predictor has population-level slopes times row
+        columns: `mu[i] = a[id[i]] + bS * x[i] + bP * z[i]` with Normal becomes
+        `y ~ normal_id_glm(X, a[id], [bS, bP]', sigma)` with X = [x, z] built once in
+        transformed data. Measured gradient cost on stanli (log_prob_grad, ~10k rows): Normal
+        1.3-2.2x cheaper, Bernoulli-logit 1.15-1.25x, Poisson-log 1.07-1.17x, NegBinomial-log
+        1.37x; neutral on tiny data. The linear predictor must be used by this likelihood only
+        (the generated quantities compute it anew)."""
+        fam = lk.family
+        d = self.row_derived.get(_direct_row_name(lk.args[fam.mean_arg]) or "")
+        if d is None or self.uses.get(d.name, 0) != 1:
+            return None
+        stan_fam = _GLM.get((fam.name, d.link))
+        if stan_fam is None:
+            return None
+        slopes: list[tuple[str, str]] = []  # (coefficient, column) in the user's order
+        rest: list[ast.Expr] = []
+        for term in _summands(d.rhs):
+            pair = self.slope_term(term)
+            if pair is None or pair[0] in (c for c, _ in slopes):
+                rest.append(term)
+            else:
+                slopes.append(pair)
+        if not slopes:
+            return None
+        columns = []
+        for _, col in slopes:
+            code = self.as_real(self.value_of(col, ROWS))
+            columns.append(code.text)
+        k = len(columns)
+        x = self.names.fresh(f"X_{d.stan}")
+        value = f"to_matrix({columns[0]})" if k == 1 else columns[0]
+        for c in columns[1:]:
+            value = f"append_col({value}, {c})"
+        names = ", ".join(col for _, col in slopes)
+        self.out.transformed_data.append(
+            Line(f"matrix[N, {k}] {x} = {value};", f"population-level predictors of {d.name}: {names}")
+        )
+        if rest:
+            codes = [self.as_real(self.expr(t, d.stmt)) for t in rest]
+            alpha = " + ".join(_wrap(c, 1) for c in codes)
+        else:
+            alpha = "0"
+        beta = "[" + ", ".join(self.m.stan_names[c] for c, _ in slopes) + "]'"
+        return _Glm(stan_fam, d.name, x, alpha, beta)
+
+    def slope_term(self, term: ast.Expr) -> tuple[str, str] | None:
+        """`b * x[i]` (or `x[i] * b`): a scalar population parameter times a row column of data."""
+        if not (isinstance(term, ast.BinOp) and term.op == "*"):
+            return None
+        for coef, col in ((term.left, term.right), (term.right, term.left)):
+            if not isinstance(coef, ast.Name):
+                continue
+            p = self.m.param(coef.id)
+            name = _direct_row_name(col)
+            if p is None or p.shape != "scalar" or name is None or not isinstance(col.indices[0], ast.Name):  # type: ignore[union-attr]
+                continue
+            if col.indices[0].id != self.m.row_letter:  # type: ignore[union-attr]
+                continue
+            if self.m.param(name) or name in self.row_derived:
+                continue
+            d = self.m.derived_named(name)
+            if d is not None and not d.data_only:
+                continue
+            if d is None and self.m.data_var(name, ROWS) is None:
+                continue
+            return coef.id, name
+        return None
 
     def plan_shortcuts(self) -> dict[int, tuple[str, str]]:
         """For each likelihood using a link shortcut: (Stan family, derived name)."""
@@ -431,6 +520,7 @@ class _Lowerer:
             for n in ast.walk(node):
                 if isinstance(n, ast.Name) and n.id in self.row_derived:
                     uses[n.id] = uses.get(n.id, 0) + 1
+        self.uses = uses
         for lk in self.m.likelihoods:
             fam = lk.family
             if not fam.link_shortcut:
@@ -470,13 +560,24 @@ class _Lowerer:
 
     def lower_model(self) -> None:
         plans = self.plan_shortcuts()
-        needed = self.needed_row_derived()
+        glms = {id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None}
+        needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
         self.out.model.extend(self.row_locals(needed))
         self.plans = plans
         statements: list[tuple[int, list[Line]]] = []
         for lk in self.m.likelihoods:
-            stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
             y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+            glm = glms.get(id(lk.stmt))
+            if glm is not None:
+                codes = [self.expr(a, lk.stmt) for a in lk.args]
+                others = [_stan_arg(c) for k, c in enumerate(codes) if k != lk.family.mean_arg]
+                args = ", ".join([glm.x, glm.alpha, glm.beta, *others])
+                d = self.m.derived_named(glm.derived)
+                assert d is not None
+                comment = f"{_stmt_comment(self.m, lk.stmt)}; {_stmt_comment(self.m, d.stmt)}"
+                statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
+                continue
+            stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
             if lk.family.support == "ordinal":
                 statements.append((lk.stmt.span.line, self.ordinal_likelihood(lk, y, codes)))
                 continue
@@ -661,6 +762,14 @@ def _direct_row_name(arg: ast.Expr) -> str | None:
     if isinstance(arg, ast.Index) and isinstance(arg.base, ast.Name) and isinstance(arg.indices[0], ast.Name):
         return arg.base.id
     return None
+
+
+def _summands(e: ast.Expr):
+    if isinstance(e, ast.BinOp) and e.op == "+":
+        yield from _summands(e.left)
+        yield from _summands(e.right)
+    else:
+        yield e
 
 
 def _names(e: ast.Expr) -> set[str]:

@@ -9,6 +9,7 @@ data {
 }
 transformed data {
   vector[N] P = log(population) - 9;              // line 5: P[i] = log(population[i]) - 9
+  matrix[N, 1] X_lambda = to_matrix(P);           // population-level predictors of lambda: P
 }
 parameters {
   real b;                                         // line 7
@@ -16,10 +17,8 @@ parameters {
   vector[N_contact] a;                            // line 6; one per level of contact
 }
 model {
-  // line 4: log(lambda[i]) = a[contact[i]] + b * P[i]
-  vector[N] log_lambda = a[contact] + b * P;
-  // line 3: total_tools[i] ~ GammaPoisson(lambda[i], phi)
-  total_tools ~ neg_binomial_2_log(log_lambda, phi);
+  // line 3: total_tools[i] ~ GammaPoisson(lambda[i], phi); line 4: log(lambda[i]) = a[contact[i]] + b * P[i]
+  total_tools ~ neg_binomial_2_log_glm(X_lambda, a[contact], [b]', phi);
   // line 6: a[k] ~ Normal(3, 0.5)
   a ~ normal(3, 0.5);
   // line 7: b ~ Normal(0, 0.5)
