@@ -93,6 +93,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _sampler_options(args: argparse.Namespace) -> dict:
+    """The sampler flags `fit` and `compare` share, as Model.fit keywords."""
+    return {
+        "backend": args.backend,
+        "chains": args.chains,
+        "iter_warmup": args.iter_warmup,
+        "iter_sampling": args.iter_sampling,
+        "seed": args.seed,
+        "adapt_delta": args.adapt_delta,
+        "max_treedepth": args.max_treedepth,
+    }
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from mlmdsl.api import DataWarning, Model
     from mlmdsl.backends.base import BackendError
@@ -114,13 +127,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", DataWarning)
             fit = model.fit(
                 args.data,
-                backend=args.backend,
-                chains=args.chains,
-                iter_warmup=args.iter_warmup,
-                iter_sampling=args.iter_sampling,
-                seed=args.seed,
-                adapt_delta=args.adapt_delta,
-                max_treedepth=args.max_treedepth,
+                **_sampler_options(args),
                 refresh=0 if args.quiet else args.refresh,
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
@@ -175,13 +182,7 @@ def _fit_for_compare(path: str, args: argparse.Namespace) -> Fit:
         print(f"Fitting {filename} ...", file=sys.stderr)
     fit = model.fit(
         args.data,
-        backend=args.backend,
-        chains=args.chains,
-        iter_warmup=args.iter_warmup,
-        iter_sampling=args.iter_sampling,
-        seed=args.seed,
-        adapt_delta=args.adapt_delta,
-        max_treedepth=args.max_treedepth,
+        **_sampler_options(args),
         refresh=0,
         drop_missing=args.drop_missing,
     )
