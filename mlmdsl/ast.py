@@ -158,6 +158,22 @@ def walk(expr: Expr):
             yield from walk(operand)
 
 
+def names_in(expr: Expr | None) -> set[str]:
+    """Every name an expression mentions (variables, not functions)."""
+    if expr is None:
+        return set()
+    return {n.id for n in walk(expr) if isinstance(n, Name)}
+
+
+def summands(expr: Expr):
+    """The terms of a sum: `a + b + c` -> a, b, c (a non-sum is its own single term)."""
+    if isinstance(expr, BinOp) and expr.op == "+":
+        yield from summands(expr.left)
+        yield from summands(expr.right)
+    else:
+        yield expr
+
+
 def to_text(expr: Expr) -> str:
     """Render an expression back in .mlm notation (for messages and comments)."""
     match expr:

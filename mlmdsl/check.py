@@ -8,7 +8,7 @@ of a grouping column) and every inconsistency becomes a Diagnostic at the user's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from mlmdsl import ast
@@ -466,7 +466,7 @@ class _Checker:
         if sym.role != "derived":
             return False
         st = self.defined[name]
-        return any(self.depends_on_params(n, seen | {name}) for n in _names_in(st.rhs))
+        return any(self.depends_on_params(n, seen | {name}) for n in ast.names_in(st.rhs))
 
     def resolve_domains(self) -> None:
         # Iterate: a group statement's letter takes its domain from the target's uses elsewhere
@@ -718,7 +718,7 @@ class _Checker:
                 self.err("E204", "Uniform(lower, upper) needs lower < upper", st.node.rhs.span)
 
     def is_data_expr(self, e: ast.Expr) -> bool:
-        for n in _names_in(e):
+        for n in ast.names_in(e):
             sym = self.syms.get(n)
             if sym is not None and (sym.role == "param" or (sym.role == "derived" and self.depends_on_params(n))):
                 return False
@@ -1047,7 +1047,7 @@ class _Checker:
                 self.err("E304", f"`{n}` depends on itself ({cycle})", self.defined[n].node.span)
                 return
             state[n] = 1
-            for dep in _names_in(self.defined[n].rhs):
+            for dep in ast.names_in(self.defined[n].rhs):
                 if dep in self.syms and self.syms[dep].role == "derived":
                     visit(dep, (*chain, n))
             state[n] = 2
@@ -1131,7 +1131,7 @@ class _Checker:
         loc_i = next(k for k, (_, kind) in enumerate(fam.args) if kind == "loc")
         scale_i = next(k for k, (_, kind) in enumerate(fam.args) if kind == "scale")
         loc, scale = st.args[loc_i], st.args[scale_i]
-        if not any(self.syms.get(n, _Sym("", "")).role == "param" for n in _names_in(scale)):
+        if not any(self.syms.get(n, _Sym("", "")).role == "param" for n in ast.names_in(scale)):
             return None  # a fixed scale makes no funnel
         centered, why = self.centered_choice(st)
         span = st.node.span
@@ -1139,7 +1139,7 @@ class _Checker:
             self.diags.append(note("N600", f"`{sym.name}` is sampled centred{why}", span))
             return None
         blockers = [
-            n for n in _names_in(loc) | _names_in(scale) if self.syms.get(n, _Sym("", "")).role == "derived"
+            n for n in ast.names_in(loc) | ast.names_in(scale) if self.syms.get(n, _Sym("", "")).role == "derived"
         ]
         if lower is not None or upper is not None or blockers:
             why = (
@@ -1176,18 +1176,18 @@ class _Checker:
             if st.kind == "likelihood":
                 for (_, kind), arg in zip(st.family.args, st.args, strict=True):  # type: ignore[union-attr]
                     if kind in ("scale", "positive") and arg is not st.args[st.family.mean_arg]:  # type: ignore[union-attr]
-                        for n in _names_in(arg):
+                        for n in ast.names_in(arg):
                             if self.syms.get(n, _Sym("", "")).role == "param":
                                 roles.setdefault(n, ("distributional", None))
                     if kind == "ordered":
-                        for n in _names_in(arg):
+                        for n in ast.names_in(arg):
                             roles[n] = ("cutpoints", None)
         for st in self.stmts:
             if st.kind in ("group_prior", "joint_prior"):
                 hyper = {
                     n
                     for a in st.args
-                    for n in _names_in(a)
+                    for n in ast.names_in(a)
                     if self.syms.get(n, _Sym("", "")).role == "param"
                 }
                 dom = self.letter_domain(st)
@@ -1294,7 +1294,7 @@ class _Checker:
             if st.kind != "derived" or st.letter != self.row_letter:
                 continue
             intercepts: list[tuple[str, str]] = []
-            for term in _summands(st.rhs):  # type: ignore[arg-type]
+            for term in ast.summands(st.rhs):  # type: ignore[arg-type]
                 if isinstance(term, ast.Name) and self.syms.get(term.id, _Sym("", "")).role == "param":
                     intercepts.append((term.id, f"`{term.id}`"))
                 elif isinstance(term, ast.Index) and isinstance(term.base, ast.Name) and term.base.id in means:
@@ -1398,10 +1398,6 @@ def _joint_items(base: ast.Expr) -> tuple[ast.Name, ...] | None:
     return None
 
 
-def _names_in(expr: ast.Expr | None) -> set[str]:
-    if expr is None:
-        return set()
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
 
 
 def _direct_name(arg: ast.Expr) -> str | None:
@@ -1422,12 +1418,6 @@ def _index_column(ix: ast.Expr | None) -> str | None:
     return None
 
 
-def _summands(e: ast.Expr) -> Iterable[ast.Expr]:
-    if isinstance(e, ast.BinOp) and e.op == "+":
-        yield from _summands(e.left)
-        yield from _summands(e.right)
-    else:
-        yield e
 
 
 def _declaration_order(params: list[Param]) -> list[Param]:
@@ -1440,7 +1430,7 @@ def _declaration_order(params: list[Param]) -> list[Param]:
         for p in list(pending):
             deps = set()
             if p.noncentered is not None:
-                deps = (_names_in(p.noncentered[0]) | _names_in(p.noncentered[1])) & {q.name for q in params}
+                deps = (ast.names_in(p.noncentered[0]) | ast.names_in(p.noncentered[1])) & {q.name for q in params}
             if deps <= placed:
                 ordered.append(p)
                 placed.add(p.name)

@@ -322,7 +322,7 @@ class _Lowerer:
         derived = {d.name for d in self.m.derived if not d.data_only}
         waiting = []
         for b in pending:
-            needs = {n for m in b.means for n in _names(m)} & derived
+            needs = {n for m in b.means for n in ast.names_in(m)} & derived
             if needs <= declared:
                 self.lower_block(b)
             else:
@@ -460,7 +460,7 @@ class _Lowerer:
             return None
         slopes: list[tuple[str, str]] = []  # (coefficient, column) in the user's order
         rest: list[ast.Expr] = []
-        for term in _summands(d.rhs):
+        for term in ast.summands(d.rhs):
             pair = self.slope_term(term)
             if pair is None or pair[0] in (c for c, _ in slopes):
                 rest.append(term)
@@ -764,16 +764,8 @@ def _direct_row_name(arg: ast.Expr) -> str | None:
     return None
 
 
-def _summands(e: ast.Expr):
-    if isinstance(e, ast.BinOp) and e.op == "+":
-        yield from _summands(e.left)
-        yield from _summands(e.right)
-    else:
-        yield e
 
 
-def _names(e: ast.Expr) -> set[str]:
-    return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
 
 
 def _stmt_comment(model: CheckedModel, stmt) -> str:

@@ -115,7 +115,7 @@ def _terms(model: CheckedModel) -> dict[str, _Term]:
     found: dict[str, _Term] = {}
 
     def visit(e: ast.Expr, lk: Likelihood, seen: frozenset[str]) -> None:
-        for term in _summands(e):
+        for term in ast.summands(e):
             name = _row_name(term, model.row_letter)
             if name in row_derived and name not in seen:
                 visit(row_derived[name].rhs, lk, seen | {name})
@@ -133,12 +133,6 @@ def _terms(model: CheckedModel) -> dict[str, _Term]:
     return found
 
 
-def _summands(e: ast.Expr):
-    if isinstance(e, ast.BinOp) and e.op == "+":
-        yield from _summands(e.left)
-        yield from _summands(e.right)
-    else:
-        yield e
 
 
 def _row_name(e: ast.Expr, row: str) -> str | None:
