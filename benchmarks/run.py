@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_int_list, default=[1], help="comma-separated seeds, one run each (default 1)")
     p.add_argument("--backend", default="stanli", choices=["stanli", "cmdstan"])
     p.add_argument("--quick", action="store_true", help="skip the scale models (Trolley, williams); fewer iterations")
+    p.add_argument(
+        "--parameterization",
+        choices=["noncentered", "centered", "auto"],
+        default=None,
+        help="override our programs' parameterization (auto: chosen from each data set)",
+    )
     p.add_argument("--gq", action="store_true", help="keep our generated quantities (log_lik, replicated outcomes)")
     p.add_argument(
         "--grad-seconds", type=float, help="time budget per program for the gradient timing (default 2; 0: skip)"
@@ -143,6 +149,16 @@ def bench_model(bench, cfg: dict[str, Any], workdir: Path) -> tuple[dict[str, An
     except DataError as e:
         row["status"] = "not supported yet: data: " + _first_error(e.diagnostics)
         return row, runs
+    ours_code = compiled.stan_code
+    if cfg.get("parameterization"):
+        from mlmdsl.api import Model
+
+        chosen = Model(compiled).for_data(bound, cfg["parameterization"])
+        ours_code = chosen.stan_code()
+        row["parameterization"] = cfg["parameterization"]
+        row["choices"] = chosen.parameterization()
+        row["ours_stan_sha256"] = hashlib.sha256(ours_code.encode()).hexdigest()[:16]
+        row["ours_stan_code"] = ours_code
     ours_data = dict(bound.stan_data)
     row["N"] = int(ours_data["N"])
     row["groups"] = {g: len(levels) for g, levels in bound.labels.items()}
@@ -185,7 +201,7 @@ def bench_model(bench, cfg: dict[str, Any], workdir: Path) -> tuple[dict[str, An
         for side in ("ours", "brms"):
             if side == "brms" and not bench.brms:
                 continue
-            code, data = (compiled.stan_code, ours_data) if side == "ours" else (brms_code, brms_data)
+            code, data = (ours_code, ours_data) if side == "ours" else (brms_code, brms_data)
             print(f"  {bench.name}: sampling {side} program, seed {seed} ...", file=sys.stderr, flush=True)
             res = spawn_worker(SCRIPT, job(code, data, seed), workdir, f"{bench.name}-{side}-{seed}", cfg["timeout"])
             if not res.get("ok"):
@@ -250,7 +266,7 @@ def bench_model(bench, cfg: dict[str, Any], workdir: Path) -> tuple[dict[str, An
     row.update(_summarise(runs))
     if cfg["grad_seconds"] > 0:
         print(f"  {bench.name}: timing gradients ...", file=sys.stderr, flush=True)
-        sides = [("ours", compiled.stan_code, ours_data)] + ([("brms", brms_code, brms_data)] if bench.brms else [])
+        sides = [("ours", ours_code, ours_data)] + ([("brms", brms_code, brms_data)] if bench.brms else [])
         grad_job = {
             "kind": "grad",
             "programs": [(code, data) for _, code, data in sides],
@@ -525,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "quick": args.quick,
         "gq": args.gq,
+        "parameterization": args.parameterization,
         "grad_seconds": args.grad_seconds if args.grad_seconds is not None else (0.25 if args.quick else 2.0),
         "startup_repeats": args.startup_repeats if args.startup_repeats is not None else (3 if args.quick else 10),
         "timeout": args.timeout,
