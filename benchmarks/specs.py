@@ -115,6 +115,40 @@ def _rename_gender(df):
 
 # ---- the models ------------------------------------------------------------------------------
 
+def _correlated_slopes(slope: str, centre: str, shift: str) -> tuple[Shared, ...]:
+    """brms's `y ~ 1 + x + (1 + x | Subject)` against our `[a, b][j] ~ MVNormal(...)`: the same
+    pairing for every correlated intercept-and-slope model (sleep study, Oxboys)."""
+    return (
+        Shared(
+            "abar",
+            f"Intercept (centred at {centre}; b_Intercept = Intercept - {shift} b)",
+            var("abar"),
+            var("Intercept"),
+        ),
+        Shared("bbar", f"b_{slope} (b[1])", var("bbar"), elem("b", 0)),
+        Shared("tau[1]", "sd_Subject__Intercept (sd_1[1])", elem("tau", 0), elem("sd_1", 0)),
+        Shared("tau[2]", f"sd_Subject__{slope} (sd_1[2])", elem("tau", 1), elem("sd_1", 1)),
+        Shared("Rho[1,2]", f"cor_Subject__Intercept__{slope} (cor_1[1])", ours_corr(0, 1), elem("cor_1", 0)),
+        Shared("sigma", "sigma", var("sigma"), var("sigma")),
+        Shared(
+            "a[j]",
+            "b_Intercept + r_Subject[j,Intercept] (b_Intercept + r_1_1[j])",
+            var("a"),
+            plus(var("b_Intercept"), var("r_1_1")),
+            "Subject",
+            levels_from("J_1"),
+        ),
+        Shared(
+            "b[j]",
+            f"b_{slope} + r_Subject[j,{slope}] (b[1] + r_1_2[j])",
+            var("b"),
+            plus(elem("b", 0), var("r_1_2")),
+            "Subject",
+            levels_from("J_1"),
+        ),
+    )
+
+
 _CENTRED_NOTE = (
     "our .mlm centres the predictors at their sample means (derived data columns), as brms "
     "centres X, so the threshold prior means the same thing"
@@ -214,35 +248,7 @@ BENCHES: tuple[Bench, ...] = (
         "benchmarks/models/sleep_slopes.mlm",
         "sleepstudy.csv",
         "sleep_slopes",
-        shared=(
-            Shared(
-                "abar",
-                "Intercept (centred at mean Days = 4.5; b_Intercept = Intercept - 4.5 b)",
-                var("abar"),
-                var("Intercept"),
-            ),
-            Shared("bbar", "b_Days (b[1])", var("bbar"), elem("b", 0)),
-            Shared("tau[1]", "sd_Subject__Intercept (sd_1[1])", elem("tau", 0), elem("sd_1", 0)),
-            Shared("tau[2]", "sd_Subject__Days (sd_1[2])", elem("tau", 1), elem("sd_1", 1)),
-            Shared("Rho[1,2]", "cor_Subject__Intercept__Days (cor_1[1])", ours_corr(0, 1), elem("cor_1", 0)),
-            Shared("sigma", "sigma", var("sigma"), var("sigma")),
-            Shared(
-                "a[j]",
-                "b_Intercept + r_Subject[j,Intercept] (b_Intercept + r_1_1[j])",
-                var("a"),
-                plus(var("b_Intercept"), var("r_1_1")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-            Shared(
-                "b[j]",
-                "b_Days + r_Subject[j,Days] (b[1] + r_1_2[j])",
-                var("b"),
-                plus(elem("b", 0), var("r_1_2")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-        ),
+        shared=_correlated_slopes("Days", "mean Days = 4.5", "4.5"),
         outcome=("Reaction", "Y"),
     ),
     Bench(
@@ -250,35 +256,7 @@ BENCHES: tuple[Bench, ...] = (
         "benchmarks/models/oxboys.mlm",
         "Oxboys.csv",
         "oxboys",
-        shared=(
-            Shared(
-                "abar",
-                "Intercept (centred at mean age; b_Intercept = Intercept - mean(age) b)",
-                var("abar"),
-                var("Intercept"),
-            ),
-            Shared("bbar", "b_age (b[1])", var("bbar"), elem("b", 0)),
-            Shared("tau[1]", "sd_Subject__Intercept (sd_1[1])", elem("tau", 0), elem("sd_1", 0)),
-            Shared("tau[2]", "sd_Subject__age (sd_1[2])", elem("tau", 1), elem("sd_1", 1)),
-            Shared("Rho[1,2]", "cor_Subject__Intercept__age (cor_1[1])", ours_corr(0, 1), elem("cor_1", 0)),
-            Shared("sigma", "sigma", var("sigma"), var("sigma")),
-            Shared(
-                "a[j]",
-                "b_Intercept + r_Subject[j,Intercept] (b_Intercept + r_1_1[j])",
-                var("a"),
-                plus(var("b_Intercept"), var("r_1_1")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-            Shared(
-                "b[j]",
-                "b_age + r_Subject[j,age] (b[1] + r_1_2[j])",
-                var("b"),
-                plus(elem("b", 0), var("r_1_2")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-        ),
+        shared=_correlated_slopes("age", "mean age", "mean(age)"),
         outcome=("height", "Y"),
     ),
     Bench(
@@ -286,35 +264,7 @@ BENCHES: tuple[Bench, ...] = (
         "benchmarks/models/oxboys_centred.mlm",
         "Oxboys.csv",
         "oxboys",
-        shared=(
-            Shared(
-                "abar",
-                "Intercept (centred at mean age; b_Intercept = Intercept - mean(age) b)",
-                var("abar"),
-                var("Intercept"),
-            ),
-            Shared("bbar", "b_age (b[1])", var("bbar"), elem("b", 0)),
-            Shared("tau[1]", "sd_Subject__Intercept (sd_1[1])", elem("tau", 0), elem("sd_1", 0)),
-            Shared("tau[2]", "sd_Subject__age (sd_1[2])", elem("tau", 1), elem("sd_1", 1)),
-            Shared("Rho[1,2]", "cor_Subject__Intercept__age (cor_1[1])", ours_corr(0, 1), elem("cor_1", 0)),
-            Shared("sigma", "sigma", var("sigma"), var("sigma")),
-            Shared(
-                "a[j]",
-                "b_Intercept + r_Subject[j,Intercept] (b_Intercept + r_1_1[j])",
-                var("a"),
-                plus(var("b_Intercept"), var("r_1_1")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-            Shared(
-                "b[j]",
-                "b_age + r_Subject[j,age] (b[1] + r_1_2[j])",
-                var("b"),
-                plus(elem("b", 0), var("r_1_2")),
-                "Subject",
-                levels_from("J_1"),
-            ),
-        ),
+        shared=_correlated_slopes("age", "mean age", "mean(age)"),
         outcome=("height", "Y"),
         notes=("oxboys with @centered varying effects (same model and priors as brms's)",),
     ),
