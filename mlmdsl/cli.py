@@ -227,6 +227,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sampler flags `fit` and `compare` share (read back by _sampler_options)."""
+    parser.add_argument("--backend", choices=["stanli", "cmdstan"], default="stanli")
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--iter-warmup", type=int, default=1000)
+    parser.add_argument("--iter-sampling", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--adapt-delta", type=float, default=0.8)
+    parser.add_argument("--max-treedepth", type=int, default=10)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlm", description="Bayesian multilevel models in lecture notation, compiled to Stan."
@@ -256,13 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="fit a model to data and print a summary")
     f.add_argument("model", help="the .mlm file")
     f.add_argument("--data", required=True, help="a CSV file or URL")
-    f.add_argument("--backend", choices=["stanli", "cmdstan"], default="stanli")
-    f.add_argument("--chains", type=int, default=4)
-    f.add_argument("--iter-warmup", type=int, default=1000)
-    f.add_argument("--iter-sampling", type=int, default=1000)
-    f.add_argument("--seed", type=int, default=None)
-    f.add_argument("--adapt-delta", type=float, default=0.8)
-    f.add_argument("--max-treedepth", type=int, default=10)
+    _add_sampler_arguments(f)
     f.add_argument("--refresh", type=int, default=200, help="progress every N iterations")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
@@ -291,13 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("models", nargs="+", help=".mlm files, or directories of saved fits")
     m.add_argument("--data", help="a CSV file or URL (needed for .mlm files)")
     m.add_argument("--criterion", choices=["loo", "waic"], default="loo")
-    m.add_argument("--backend", choices=["stanli", "cmdstan"], default="stanli")
-    m.add_argument("--chains", type=int, default=4)
-    m.add_argument("--iter-warmup", type=int, default=1000)
-    m.add_argument("--iter-sampling", type=int, default=1000)
-    m.add_argument("--seed", type=int, default=None)
-    m.add_argument("--adapt-delta", type=float, default=0.8)
-    m.add_argument("--max-treedepth", type=int, default=10)
+    _add_sampler_arguments(m)
     m.add_argument("--quiet", action="store_true", help="no progress messages")
     m.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     m.set_defaults(func=cmd_compare)
