@@ -11,22 +11,22 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# Eager: the submodule mlmdsl.compare would otherwise shadow the function of the same name
+# Eager: the submodule mlmdsl.posterior.compare would otherwise shadow the function of the same name
 # once imported. It imports its heavy dependencies inside the function.
-from mlmdsl.compare import compare
+from mlmdsl.posterior.compare import compare
 from mlmdsl.version import __version__
 
 if TYPE_CHECKING:
     from mlmdsl.api import Model
     from mlmdsl.compiler import compile_source
-    from mlmdsl.diagnostics import CompileError, Diagnostic
+    from mlmdsl.compiler.diagnostics import CompileError, Diagnostic
 
 # Loaded on first use, so `mlm transpile` / `mlm check` (which import mlmdsl.cli) stay fast.
 _LAZY = {
     "Model": "mlmdsl.api",
-    "compile_source": "mlmdsl.compiler",
-    "CompileError": "mlmdsl.diagnostics",
-    "Diagnostic": "mlmdsl.diagnostics",
+    "compile_source": "mlmdsl.compiler.pipeline",
+    "CompileError": "mlmdsl.compiler.diagnostics",
+    "Diagnostic": "mlmdsl.compiler.diagnostics",
 }
 
 __all__ = ["CompileError", "Diagnostic", "Model", "compare", "compile_source", "__version__"]

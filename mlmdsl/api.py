@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlmdsl.compiler import PARAMETERIZATIONS, Compiled, compile_source
-from mlmdsl.diagnostics import CompileError, Diagnostic, render_text
-from mlmdsl.schema import OutputSchema
+from mlmdsl.compiler.diagnostics import CompileError, Diagnostic, render_text
+from mlmdsl.compiler.schema import OutputSchema
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlmdsl.data import BoundData
-    from mlmdsl.results import Fit
+    from mlmdsl.posterior.fit import Fit
 
 
 def _check_parameterization(value: str) -> None:
@@ -81,7 +81,7 @@ class Model:
     def for_data(self, data: pd.DataFrame | str | Path | BoundData, parameterization: str | None = None) -> Model:
         """This model with its parameterization decided for `data`: with "auto", each varying
         effect is centred or non-centred by the expected shrinkage of its levels (see
-        mlmdsl.parameterize), and the N600 notes of the result say which and why. "centered" and
+        mlmdsl.data.parameterize), and the N600 notes of the result say which and why. "centered" and
         "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form."""
         chosen = parameterization or self._parameterization
         _check_parameterization(chosen)
@@ -91,7 +91,7 @@ class Model:
                 return self
             return Model(self._recompile(default_centered=chosen == "centered"), chosen)
         from mlmdsl.data import BoundData
-        from mlmdsl.parameterize import choose
+        from mlmdsl.data.parameterize import choose
 
         bound = data if isinstance(data, BoundData) else self.bind(data)
         choices = choose(compiled.model, bound)  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ class Model:
         reason are in `fit.data_info["parameterization"]`."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
-        from mlmdsl.results import Fit
+        from mlmdsl.posterior.fit import Fit
 
         bound = self.bind(data, drop_missing=drop_missing)
         for d in bound.diagnostics:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import mlmdsl
-from mlmdsl.diagnostics import CompileError
+from mlmdsl.compiler.diagnostics import CompileError
 from tests.conftest import EXAMPLES
 
 PARTIAL = (EXAMPLES / "partial_pooling.mlm").read_text(encoding="utf-8")

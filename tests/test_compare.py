@@ -11,9 +11,9 @@ import xarray as xr
 import mlmdsl
 from mlmdsl.backends.base import RawFit, SampleConfig
 from mlmdsl.cli import main
-from mlmdsl.compare import ComparisonError, LooWarning, compare, format_comparison
-from mlmdsl.results import Fit
-from mlmdsl.schema import OutputSchema, OutputVar
+from mlmdsl.compiler.schema import OutputSchema, OutputVar
+from mlmdsl.posterior.compare import ComparisonError, LooWarning, compare, format_comparison
+from mlmdsl.posterior.fit import Fit
 from tests.conftest import EXAMPLES, shared_file
 
 with warnings.catch_warnings():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mlmdsl
-from mlmdsl.diagnostics import CompileError
+from mlmdsl.compiler.diagnostics import CompileError
 
 ORDINAL = """\
 r[i] ~ OrderedLogistic(phi[i], cutpoints)

@@ -24,7 +24,7 @@ import pytest
 from scipy.special import expit, ndtr
 
 import mlmdsl
-from mlmdsl.results import Fit
+from mlmdsl.posterior.fit import Fit
 
 FAST = {"chains": 2, "iter_warmup": 400, "iter_sampling": 400, "refresh": 0}
 

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmdsl import ast
-from mlmdsl.check import check
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.check import check
+from mlmdsl.compiler.diagnostics import Diagnostic
+from mlmdsl.compiler.evaluate import EvalError, evaluate
+from mlmdsl.compiler.families import FUNCTIONS
+from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.parse import parse
 from mlmdsl.data import DROPPED_ROWS, BoundData, DataError, bind, read_table
-from mlmdsl.diagnostics import Diagnostic
-from mlmdsl.evaluate import EvalError, evaluate
-from mlmdsl.families import FUNCTIONS
-from mlmdsl.ir import CheckedModel
-from mlmdsl.parse import parse
 from tests.conftest import EXAMPLES, shared_file
 
 # ---- models ------------------------------------------------------------------------------

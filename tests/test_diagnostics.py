@@ -12,7 +12,7 @@ import pytest
 
 from mlmdsl.cli import main
 from mlmdsl.compiler import compile_source
-from mlmdsl.diagnostics import render_text
+from mlmdsl.compiler.diagnostics import render_text
 
 BASE = """\
 con[i] ~ Normal(mu[i], sigma)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmdsl import lower as lowering
 from mlmdsl.compiler import compile_source
+from mlmdsl.compiler import lower as lowering
 from mlmdsl.data import bind
 from tests.conftest import EXAMPLES
 

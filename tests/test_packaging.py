@@ -22,7 +22,7 @@ def test_wheel_ships_grammar_and_templates(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("mlmdsl-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mlmdsl/grammar/mlm.lark" in names
-    assert "mlmdsl/templates/program.stan.j2" in names
+    assert "mlmdsl/compiler/templates/program.stan.j2" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -11,7 +11,7 @@ import mlmdsl
 from mlmdsl.cli import main
 from mlmdsl.compiler import compile_source
 from mlmdsl.data import bind
-from mlmdsl.parameterize import CENTRED_BELOW, choose
+from mlmdsl.data.parameterize import CENTRED_BELOW, choose
 from tests.conftest import EXAMPLES
 
 PARTIAL = (EXAMPLES / "partial_pooling.mlm").read_text(encoding="utf-8").replace("con[i]", "y[i]")

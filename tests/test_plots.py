@@ -8,10 +8,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import mlmdsl
-from mlmdsl import plots
 from mlmdsl.cli import main
 from mlmdsl.data import read_table
-from mlmdsl.results import Fit
+from mlmdsl.posterior import plots
+from mlmdsl.posterior.fit import Fit
 from tests.conftest import EXAMPLES
 
 PERSONS = EXAMPLES / "data" / "persons.csv"

@@ -14,10 +14,10 @@ from scipy.special import expit, logit
 
 import mlmdsl
 from mlmdsl.backends.base import RawFit, SampleConfig
+from mlmdsl.compiler.schema import OutputSchema, OutputVar
 from mlmdsl.data import read_table
-from mlmdsl.predict import PredictionError, ordered_probabilities
-from mlmdsl.results import Fit
-from mlmdsl.schema import OutputSchema, OutputVar
+from mlmdsl.posterior.fit import Fit
+from mlmdsl.posterior.predict import PredictionError, ordered_probabilities
 from tests.conftest import EXAMPLES, shared_file
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from mlmdsl.backends.base import RawFit, SampleConfig
-from mlmdsl.report import format_report, format_table
-from mlmdsl.results import Fit
-from mlmdsl.schema import OutputSchema, OutputVar
+from mlmdsl.compiler.schema import OutputSchema, OutputVar
+from mlmdsl.posterior.fit import Fit
+from mlmdsl.posterior.report import format_report, format_table
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)

@@ -15,9 +15,9 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from mlmdsl import ast
-from mlmdsl.ast import Span
-from mlmdsl.diagnostics import Diagnostic, error
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.ast import Span
+from mlmdsl.compiler.diagnostics import Diagnostic, error
 
 # A newline continues the statement after an operator or a comma, as it does inside brackets, so
 # long linear predictors can be wrapped the way slides wrap them. Not after `~` or `=`: a line
@@ -53,7 +53,7 @@ def _grammar_text() -> str:
     try:
         return resources.files("mlmdsl.grammar").joinpath("mlm.lark").read_text(encoding="utf-8")
     except ModuleNotFoundError:
-        source_tree = Path(__file__).resolve().parents[1] / "grammar" / "mlm.lark"
+        source_tree = Path(__file__).resolve().parents[2] / "grammar" / "mlm.lark"
         return source_tree.read_text(encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from mlmdsl.ast import NO_SPAN, Span
+from mlmdsl.compiler.ast import NO_SPAN, Span
 
 Severity = Literal["error", "warning", "note"]
 

@@ -4,13 +4,12 @@ rank plots, posterior predictive checks.
 Every function returns a matplotlib Figure built without pyplot: nothing global is touched, no
 GUI backend is needed (Agg renders the PNGs), and a notebook shows the returned figure once.
 
-    mlmdsl.plots.shrinkage(fit)          # or fit.plot("shrinkage")
-    mlmdsl.plots.save_all(fit, "plots")  # what `mlm fit ... --plots DIR` writes
+    mlmdsl.posterior.plots.shrinkage(fit)          # or fit.plot("shrinkage")
+    mlmdsl.posterior.plots.save_all(fit, "plots")  # what `mlm fit ... --plots DIR` writes
 """
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure as _MplFigure
-from scipy.stats import gaussian_kde, rankdata
+from scipy.stats import rankdata
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+from mlmdsl.posterior.figure import ACCENT, CHAIN_COLORS, DARK, LIGHT, LIGHTEST, MID, Figure, PlotError, new_figure
+from mlmdsl.posterior.ppc_plot import ppc_figure
+
 if TYPE_CHECKING:
-    from mlmdsl.predict import PPC
-    from mlmdsl.results import Fit
+    from mlmdsl.posterior.fit import Fit
 
 __all__ = [
     "PLOTS",
@@ -47,37 +47,11 @@ __all__ = [
     "trace",
 ]
 
-# bayesplot's blue scheme, so the figures read like brms's.
-DARK = "#011f4b"
-MID = "#03396c"
-LIGHT = "#6497b1"
-LIGHTEST = "#b3cde0"
-ACCENT = "#c0392b"
-CHAIN_COLORS = ("#011f4b", "#6497b1", "#c0392b", "#e69f00", "#009e73", "#cc79a7", "#56b4e9")
-
 # What summarises "the model" when no variables are named: everything but per-level effects.
 _OVERVIEW_ROLES = ("population", "hyper", "distributional", "cutpoints", "correlation")
 _MAX_TICK_LABELS = 60
 _DENSE_ROWS = 30
 _DPI = 120
-
-
-class PlotError(ValueError):
-    """This plot does not apply to this fit (no group effects, no replicated outcomes, ...)."""
-
-
-class Figure(_MplFigure):
-    """A matplotlib Figure that also renders itself in notebooks where pyplot was never
-    imported (IPython then falls back to `_repr_png_`)."""
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        return buffer.getvalue()
-
-
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 # --------------------------------------------------------------------------------- draws
@@ -163,7 +137,7 @@ def intervals(
     rows = _elements(fit, variables, _OVERVIEW_ROLES)
     if not rows:
         raise PlotError("no parameters to show; name some with variables=[...]")
-    fig = _figure(6.5, 0.32 * len(rows) + 1.3)
+    fig = new_figure(6.5, 0.32 * len(rows) + 1.3)
     ax = fig.add_subplot()
     _interval_rows(ax, rows, prob, prob_outer)
     ax.set_title(f"{fit.model_name}: posterior {_interval_caption(prob, prob_outer)}", fontsize=10)
@@ -186,7 +160,7 @@ def group_effects(
         raise PlotError("this model has no group-level effects")
     longest = max(len(fit.elements(v.name)) for v in chosen)
     per_row = 0.22 if longest <= _DENSE_ROWS else 0.11
-    fig = _figure(max(6.0, 3.8 * len(chosen) + 1.0), min(per_row * longest + 1.4, 16))
+    fig = new_figure(max(6.0, 3.8 * len(chosen) + 1.0), min(per_row * longest + 1.4, 16))
     for k, var in enumerate(chosen):
         ax = fig.add_subplot(1, len(chosen), k + 1)
         flat = _flat(fit, var.name)
@@ -216,7 +190,7 @@ def shrinkage_table(
     its population location, averaged over rows and draws), `grand` (the mean outcome: complete
     pooling), `grouping`, `outcome`, `scale` ("mean" or "proportion" for Binomial outcomes).
     """
-    from mlmdsl.predict import predict_draws, row_labels, trials
+    from mlmdsl.posterior.predict import predict_draws, row_labels, trials
 
     table = _fitted_table(fit, data)
     grouping = _shrinkage_grouping(fit, grouping)
@@ -282,7 +256,7 @@ def _shrinkage_figure(groups: pd.DataFrame) -> Figure:
     # Marker area grows with a group's rows: small groups are the ones pulled hardest.
     sizes = 12 + 36 * rows / max(int(rows.max()), 1)
     x = np.arange(1, len(order) + 1)
-    fig = _figure(min(max(6.0, 0.07 * len(x) + 4), 11), 4.2)
+    fig = new_figure(min(max(6.0, 0.07 * len(x) + 4), 11), 4.2)
     ax = fig.add_subplot()
     ax.vlines(x, raw_sorted, est_sorted, color="0.75", linewidth=0.8, zorder=1)
     ax.scatter(
@@ -389,7 +363,7 @@ def sds(fit: Fit) -> Figure:
         raise PlotError("this model has no group-level standard deviations")
     ncols = min(3, len(rows))
     nrows = int(np.ceil(len(rows) / ncols))
-    fig = _figure(3.4 * ncols, 2.6 * nrows)
+    fig = new_figure(3.4 * ncols, 2.6 * nrows)
     for k, (label, draws) in enumerate(rows):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         grid, density = az.kde(draws, bound_correction=True)
@@ -424,7 +398,7 @@ def _diagnostic_elements(fit: Fit, variables: Iterable[str] | None, max_elements
 def trace(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int = 8) -> Figure:
     """Per parameter: the density of each chain (left) and the chains' traces (right)."""
     elements = _diagnostic_elements(fit, variables, max_elements)
-    fig = _figure(9.0, 1.7 * len(elements) + 0.6)
+    fig = new_figure(9.0, 1.7 * len(elements) + 0.6)
     axes = fig.subplots(len(elements), 2, squeeze=False, gridspec_kw={"width_ratios": [1, 2.2]})
     for row, (label, name, k) in enumerate(elements):
         chains = _chains(fit, name, k)
@@ -448,7 +422,7 @@ def rank(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int 
     elements = _diagnostic_elements(fit, variables, max_elements)
     ncols = min(2, len(elements))
     nrows = int(np.ceil(len(elements) / ncols))
-    fig = _figure(4.6 * ncols, 2.3 * nrows + 0.5)
+    fig = new_figure(4.6 * ncols, 2.3 * nrows + 0.5)
     for i, (label, name, k) in enumerate(elements):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         chains = _chains(fit, name, k)
@@ -483,78 +457,13 @@ def rank(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int 
 
 def ppc(fit: Fit, outcome: str | None = None, **kwargs: Any) -> Figure:
     """Posterior predictive check of an outcome; see ppc_figure."""
-    from mlmdsl.predict import PredictionError
+    from mlmdsl.posterior.predict import PredictionError
 
     try:
         check = fit.ppc(outcome)
     except PredictionError as exc:
         raise PlotError(str(exc)) from None
     return ppc_figure(check, **kwargs)
-
-
-def ppc_figure(check: PPC, *, ndraws: int = 50, seed: int = 0, max_categories: int = 30) -> Figure:
-    """Discrete outcomes with few values: bars of the observed counts per value with the
-    replicated counts' median and 90% interval. Otherwise: the observed density over the
-    densities of `ndraws` replicated data sets (bayesplot's ppc_dens_overlay)."""
-    values = np.unique(np.concatenate([check.observed, check.replicated.reshape(-1)]))
-    fig = _figure(6.5, 4.0)
-    ax = fig.add_subplot()
-    if check.discrete and len(values) <= max_categories:
-        _ppc_bars(ax, check, values)
-    else:
-        _ppc_densities(ax, check, ndraws, seed)
-    ax.set_title(f"Posterior predictive check: {check.outcome}", fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
-    return fig
-
-
-def _ppc_bars(ax: Axes, check: PPC, values: np.ndarray) -> None:
-    observed = np.array([(check.observed == v).sum() for v in values])
-    replicated = np.stack([(check.replicated == v).sum(axis=1) for v in values], axis=1)
-    lo, mid, hi = np.quantile(replicated, [0.05, 0.5, 0.95], axis=0)
-    x = np.arange(len(values))
-    ax.bar(x, observed, color=LIGHTEST, edgecolor=LIGHT, label="observed")
-    ax.errorbar(
-        x,
-        mid,
-        yerr=[mid - lo, hi - mid],
-        fmt="o",
-        color=DARK,
-        markersize=5,
-        capsize=3,
-        label="replicated (median, 90% interval)",
-    )
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{v:g}" for v in values])
-    ax.set_xlabel(check.outcome)
-    ax.set_ylabel("count")
-
-
-def _ppc_densities(ax: Axes, check: PPC, ndraws: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n = check.replicated.shape[0]
-    chosen = check.replicated[rng.choice(n, size=min(ndraws, n), replace=False)]
-    # One grid for all curves, a little beyond the data, so every density runs down to ~0
-    # instead of stopping mid-air at its own sample's extremes.
-    lo, hi = np.quantile(chosen, [0.001, 0.999])
-    lo, hi = min(lo, check.observed.min()), max(hi, check.observed.max())
-    pad = 0.1 * (hi - lo) if hi > lo else 1.0
-    grid = np.linspace(lo - pad, hi + pad, 256)
-    for k, values in enumerate(chosen):
-        label = "replicated" if k == 0 else None
-        ax.plot(grid, _density(values, grid), color=LIGHT, linewidth=0.6, alpha=0.5, label=label)
-    ax.plot(grid, _density(check.observed, grid), color=DARK, linewidth=2.2, label="observed")
-    ax.set_xlim(grid[0], grid[-1])
-    ax.set_xlabel(check.outcome)
-    ax.set_ylabel("density")
-    ax.set_ylim(bottom=0)
-
-
-def _density(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density (Scott's bandwidth); zero for a constant sample."""
-    if np.ptp(values) == 0:
-        return np.zeros_like(grid)
-    return gaussian_kde(values)(grid)
 
 
 # ------------------------------------------------------------------------------ dispatch
@@ -583,7 +492,7 @@ def save_all(
 ) -> tuple[list[Path], dict[str, str]]:
     """Every plot that applies to this fit as DIR/<kind>.png; returns the files written and,
     for the plots skipped, why."""
-    from mlmdsl.predict import PredictionError
+    from mlmdsl.posterior.predict import PredictionError
 
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)

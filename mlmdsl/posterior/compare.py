@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-# `mlmdsl.compare` is exported by the package, and `import mlmdsl` must stay light (the CLI's
+# `mlmdsl.posterior.compare` is exported by the package, and `import mlmdsl` must stay light (the CLI's
 # transpile/check start fast): numpy, pandas, xarray and ArviZ are imported where they are used.
 if TYPE_CHECKING:
     import arviz as az
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-    from mlmdsl.results import Fit
+    from mlmdsl.posterior.fit import Fit
 
 __all__ = ["ComparisonError", "LooWarning", "compare", "format_comparison", "information_criterion"]
 

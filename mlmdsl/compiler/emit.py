@@ -10,14 +10,14 @@ from functools import lru_cache
 
 import jinja2
 
-from mlmdsl.lower import StanProgram
+from mlmdsl.compiler.lower import StanProgram
 from mlmdsl.version import __version__
 
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlmdsl", "templates"),
+        loader=jinja2.PackageLoader("mlmdsl.compiler", "templates"),
         autoescape=False,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,

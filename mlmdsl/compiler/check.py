@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from mlmdsl import ast
-from mlmdsl.diagnostics import Diagnostic, error, note, suggest, warning
-from mlmdsl.families import FUNCTIONS, LINKS, Family, family_names, lookup_family
-from mlmdsl.ir import (
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.diagnostics import Diagnostic, error, note, suggest, warning
+from mlmdsl.compiler.families import FUNCTIONS, LINKS, Family, family_names, lookup_family
+from mlmdsl.compiler.ir import (
     ROWS,
     CheckedModel,
     Correlated,
@@ -26,7 +26,7 @@ from mlmdsl.ir import (
     Param,
     Prior,
 )
-from mlmdsl.names import NameTable
+from mlmdsl.compiler.names import NameTable
 
 # ---- statement shapes --------------------------------------------------------------------
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlmdsl import ast
-from mlmdsl.families import FUNCTIONS, LINKS, Family
-from mlmdsl.ir import ROWS, CheckedModel, Correlated, DataVar, Derived, Likelihood, Param
-from mlmdsl.names import NameTable
-from mlmdsl.schema import OutputSchema, OutputVar
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.families import FUNCTIONS, LINKS, Family
+from mlmdsl.compiler.ir import ROWS, CheckedModel, Correlated, DataVar, Derived, Likelihood, Param
+from mlmdsl.compiler.names import NameTable
+from mlmdsl.compiler.schema import OutputSchema, OutputVar
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mlmdsl import ast
-from mlmdsl.families import Family
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.families import Family
 
 ROWS = "<rows>"  # the domain of the row index; any other domain is a grouping's name
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlmdsl.schema import OutputVar
+from mlmdsl.compiler.schema import OutputVar
 
 if TYPE_CHECKING:
-    from mlmdsl.results import Fit
+    from mlmdsl.posterior.fit import Fit
 
 __all__ = ["format_cells", "format_report", "format_table"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlmdsl import ast
-from mlmdsl.check import check
-from mlmdsl.diagnostics import Diagnostic
-from mlmdsl.emit import emit
-from mlmdsl.ir import CheckedModel
-from mlmdsl.lower import Lowered, lower
-from mlmdsl.parse import parse
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.check import check
+from mlmdsl.compiler.diagnostics import Diagnostic
+from mlmdsl.compiler.emit import emit
+from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.lower import Lowered, lower
+from mlmdsl.compiler.parse import parse
 
 # The forms of the varying effects a caller may ask for (Model.fit, `mlm fit --parameterization`).
 PARAMETERIZATIONS = ("auto", "noncentered", "centered")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from mlmdsl import ast
+from mlmdsl.compiler import ast
 
 Value = np.ndarray | float
 

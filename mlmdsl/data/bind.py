@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from mlmdsl import ast
-from mlmdsl.diagnostics import Diagnostic, error, render_text, suggest, warning
-from mlmdsl.evaluate import EvalError, evaluate
-from mlmdsl.families import Family
-from mlmdsl.ir import ROWS, CheckedModel, DataVar, Derived
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.diagnostics import Diagnostic, error, render_text, suggest, warning
+from mlmdsl.compiler.evaluate import EvalError, evaluate
+from mlmdsl.compiler.families import Family
+from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived
 
 # Not yet in diagnostics.CODES: rows dropped on request because of missing values.
 DROPPED_ROWS = "W505"

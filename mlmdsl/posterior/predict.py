@@ -33,15 +33,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from mlmdsl import ast
-from mlmdsl.evaluate import EvalError, evaluate
-from mlmdsl.families import Family
-from mlmdsl.ir import ROWS, CheckedModel, Derived, Likelihood, Param
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.evaluate import EvalError, evaluate
+from mlmdsl.compiler.families import Family
+from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
 
 if TYPE_CHECKING:
     import arviz as az
 
-    from mlmdsl.results import Fit
+    from mlmdsl.posterior.fit import Fit
 
 __all__ = ["PPC", "PredictionError", "predict", "predict_draws", "ppc"]
 
@@ -165,8 +165,8 @@ class PPC:
         return out
 
     def plot(self, **kwargs: Any) -> Any:
-        """Densities (continuous) or bars with intervals (discrete); see mlmdsl.plots.ppc."""
-        from mlmdsl.plots import ppc_figure
+        """Densities (continuous) or bars with intervals (discrete); see mlmdsl.posterior.plots.ppc."""
+        from mlmdsl.posterior.ppc_plot import ppc_figure
 
         return ppc_figure(self, **kwargs)
 

@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlmdsl import ast
-from mlmdsl.compiler import PARAMETERIZATIONS  # noqa: F401  (re-exported)
-from mlmdsl.ir import ROWS, CheckedModel, Likelihood
+from mlmdsl.compiler import (
+    PARAMETERIZATIONS,  # noqa: F401  (re-exported)
+    ast,
+)
+from mlmdsl.compiler.ir import ROWS, CheckedModel, Likelihood
 
 if TYPE_CHECKING:
     from mlmdsl.data import BoundData

@@ -1,0 +1,3 @@
+from mlmdsl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""`mlm check`: the model's diagnostics, and the data's when --data is given."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlmdsl.cli.common import print_diagnostics, read_model
+from mlmdsl.compiler import compile_source
+from mlmdsl.compiler.diagnostics import to_json
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    source, filename = read_model(args.model)
+    compiled = compile_source(source, filename)
+    diags = list(compiled.diagnostics)
+    if compiled.ok and args.data:
+        from mlmdsl.data import DataError, bind
+
+        try:
+            diags += bind(compiled.model, args.data, drop_missing=args.drop_missing).diagnostics
+        except DataError as e:
+            diags += e.diagnostics
+    errors = sum(d.is_error for d in diags)
+    if args.format == "json":
+        print(to_json(diags, filename))
+    else:
+        print_diagnostics(diags, source, filename)
+        if not errors:
+            n_warn = sum(d.severity == "warning" for d in diags)
+            what = f" against {args.data}" if args.data else ""
+            print(f"{filename}: ok{what}" + (f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""))
+    return 1 if errors else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="check a model (and optionally data) without fitting")
+    p.add_argument("model", help="the .mlm file")
+    p.add_argument("--data", help="a CSV file or URL to check the model against")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    p.set_defaults(func=cmd_check)

@@ -1,0 +1,103 @@
+"""`mlm fit`: fit a model to data and print the brms-style report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlmdsl.cli.common import add_sampler_arguments, print_diagnostics, read_model, sampler_options
+from mlmdsl.compiler import PARAMETERIZATIONS
+from mlmdsl.compiler.diagnostics import CompileError
+
+if TYPE_CHECKING:
+    from mlmdsl.posterior.fit import Fit
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from mlmdsl.api import DataWarning, Model
+    from mlmdsl.backends.base import BackendError
+    from mlmdsl.posterior.report import format_report
+
+    source, filename = read_model(args.model)
+    try:
+        model = Model.from_string(
+            source,
+            filename,
+            generated_quantities=not args.no_generated_quantities,
+            parameterization=args.parameterization,
+        )
+        model_warnings = [d for d in model.diagnostics if d.severity == "warning"]
+        print_diagnostics(model_warnings, source, filename)
+        # Progress goes to stderr so stdout carries only the report; data notes (rows dropped)
+        # are printed as sentences, not as Python warnings.
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            fit = model.fit(
+                args.data,
+                **sampler_options(args),
+                refresh=0 if args.quiet else args.refresh,
+                output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
+                drop_missing=args.drop_missing,
+            )
+        if args.parameterization == "auto" or args.verbose:
+            for message in fit.data_info.get("parameterization", {}).values():
+                print(f"{filename}: note: {message}", file=sys.stderr)
+        for w in caught:
+            if issubclass(w.category, DataWarning):
+                print(f"{args.data}: warning: {w.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except CompileError as e:
+        print_diagnostics(e.diagnostics, e.source, e.filename)
+        return 1
+    except BackendError as e:
+        print(f"mlm: sampling failed: {e}", file=sys.stderr)
+        return 1
+    print(format_report(fit))
+    if args.plots:
+        _write_plots(fit, args.plots, args.data)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        fit.save(args.out / "fit")
+        (args.out / f"{model.name}.stan").write_text(model.stan_code(), encoding="utf-8")
+        print(f"\nSaved the fit to {args.out / 'fit'} and the Stan program to {args.out / (model.name + '.stan')}")
+    return 0
+
+
+def _write_plots(fit: Fit, folder: Path, data: str) -> None:
+    from mlmdsl.posterior.plots import save_all
+
+    written, skipped = save_all(fit, folder, data=data)
+    names = ", ".join(p.name for p in written) or "none"
+    print(f"\nWrote {len(written)} plots to {folder}: {names}")
+    for kind, reason in skipped.items():
+        print(f"  skipped {kind}: {reason}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="fit a model to data and print a summary")
+    p.add_argument("model", help="the .mlm file")
+    p.add_argument("--data", required=True, help="a CSV file or URL")
+    add_sampler_arguments(p)
+    p.add_argument("--refresh", type=int, default=200, help="progress every N iterations")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    p.add_argument("--out", type=Path, help="directory for the saved fit and the Stan program")
+    p.add_argument(
+        "--no-generated-quantities",
+        action="store_true",
+        help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
+    )
+    p.add_argument(
+        "--parameterization",
+        choices=PARAMETERIZATIONS,
+        default="noncentered",
+        help="form of the varying effects no line annotates; auto chooses per statement from the data",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the parameterization notes")
+    p.add_argument("--plots", type=Path, metavar="DIR", help="write the diagnostic and result plots here as PNG")
+    p.set_defaults(func=cmd_fit)
