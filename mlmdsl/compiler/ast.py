@@ -5,6 +5,7 @@ Nothing downstream of `parse.py` sees a Lark tree; every later stage works on th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
@@ -122,13 +123,18 @@ class Program:
     source: str
     filename: str
 
+    @functools.cached_property
+    def lines(self) -> tuple[str, ...]:
+        # Split once: splitting the source per statement made lowering quadratic in its length.
+        return tuple(self.source.splitlines())
+
     def line_text(self, line: int) -> str:
-        lines = self.source.splitlines()
+        lines = self.lines
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
     def statement_text(self, stmt: Statement) -> str:
         """The statement as the user wrote it (joined onto one line, comments dropped)."""
-        lines = self.source.splitlines()[stmt.span.line - 1 : stmt.span.end_line]
+        lines = list(self.lines[stmt.span.line - 1 : stmt.span.end_line])
         if not lines:
             return ""
         if len(lines) == 1:

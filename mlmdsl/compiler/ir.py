@@ -7,6 +7,7 @@ by `check.py`, read by `lower.py` and `data.py`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -155,11 +156,36 @@ class CheckedModel:
         """Labels of the output dims known from the text alone (the effects of each block)."""
         return {c.dim: list(c.effects) for c in self.correlated}
 
+    # Lookups by name through indices built on first use: lowering asks once per use, and a
+    # scan per question made it quadratic in the model's length.
+    @functools.cached_property
+    def _params_by_name(self) -> dict[str, Param]:
+        return {p.name: p for p in reversed(self.params)}  # reversed: the first of a name wins
+
+    @functools.cached_property
+    def _derived_by_name(self) -> dict[str, Derived]:
+        return {d.name: d for d in reversed(self.derived)}
+
+    @functools.cached_property
+    def _data_by_name_level(self) -> dict[tuple[str, str], DataVar]:
+        return {(d.name, d.level): d for d in reversed(self.data)}
+
+    @functools.cached_property
+    def _data_at(self) -> dict[tuple[str, str], tuple[DataVar, ...]]:
+        at: dict[tuple[str, str], list[DataVar]] = {}
+        for d in self.data:
+            at.setdefault((d.name, d.level), []).append(d)
+        return {k: tuple(v) for k, v in at.items()}
+
+    def data_vars(self, name: str, level: str = ROWS) -> tuple[DataVar, ...]:
+        """Every data input of a name at a level (its index and its values), in order."""
+        return self._data_at.get((name, level), ())
+
     def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
+        return self._params_by_name.get(name)
 
     def derived_named(self, name: str) -> Derived | None:
-        return next((d for d in self.derived if d.name == name), None)
+        return self._derived_by_name.get(name)
 
     def data_var(self, name: str, level: str = ROWS) -> DataVar | None:
-        return next((d for d in self.data if d.name == name and d.level == level), None)
+        return self._data_by_name_level.get((name, level))

@@ -328,24 +328,30 @@ class _Builder:
 
 def _declaration_order(params: list[Param]) -> list[Param]:
     """Scalars and sized vectors first, then group vectors whose offset/multiplier use them."""
+    names = {q.name for q in params}
+    deps = {
+        p.name: (ast.names_in(p.noncentered[0]) | ast.names_in(p.noncentered[1])) & names
+        if p.noncentered is not None
+        else set()
+        for p in params
+    }
     ordered: list[Param] = []
     placed: set[str] = set()
     pending = list(params)
+    # Rounds over what is left, each placing what its offsets allow: linear in the parameters
+    # times the depth of offsets on offsets (one or two), where removing one at a time was not.
     while pending:
-        progressed = False
-        for p in list(pending):
-            deps = set()
-            if p.noncentered is not None:
-                deps = (ast.names_in(p.noncentered[0]) | ast.names_in(p.noncentered[1])) & {q.name for q in params}
-            if deps <= placed:
+        left: list[Param] = []
+        for p in pending:
+            if deps[p.name] <= placed:
                 ordered.append(p)
                 placed.add(p.name)
-                pending.remove(p)
-                progressed = True
-        if not progressed:  # a cycle of offsets: declare the rest as they come
-            ordered.extend(pending)
+            else:
+                left.append(p)
+        if len(left) == len(pending):  # a cycle of offsets: declare the rest as they come
+            ordered.extend(left)
             break
+        pending = left
     scalars = [p for p in ordered if p.shape != "group"]
     groups = [p for p in ordered if p.shape == "group"]
     return scalars + groups
-

@@ -299,6 +299,12 @@ def use(ctx: Context, name: str, index: ast.Expr | None, span: ast.Span, st: Stm
 
 def args_with_slots(ctx: Context) -> None:
     """Record which distribution slot each bare or indexed argument fills (for constraints)."""
+    # Uses by (name, statement, place), built once: scanning every use of a name shared by many
+    # statements (`sigma`) for each argument would be quadratic in the model's length.
+    at: dict[tuple[str, int, ast.Span], list[Use]] = {}
+    for sym in ctx.syms.values():
+        for u in sym.uses:
+            at.setdefault((sym.name, id(u.stmt), u.span), []).append(u)
     for st in ctx.stmts:
         if st.family is None:
             continue
@@ -306,9 +312,8 @@ def args_with_slots(ctx: Context) -> None:
             target = _direct_name(arg)
             if target is None:
                 continue
-            for u in ctx.syms.get(target, Sym("", "")).uses:
-                if u.stmt is st and u.span == _direct_span(arg):
-                    u.slot = kind
+            for u in at.get((target, id(st), _direct_span(arg)), ()):
+                u.slot = kind
 
 
 def missing_priors(ctx: Context) -> None:
