@@ -64,7 +64,7 @@ ERRORS = [
     ("derived and sampled", BASE + "mu ~ Normal(0, 1)\n", "E303", 7, 1),
     ("outcome with a prior", BASE + "con ~ Normal(0, 1)\n", "E303", 7, 1),
     ("circular definition", edit("mu[i] = alpha[id[i]]", "mu[i] = alpha[id[i]] + nu[i]\nnu[i] = mu[i]"), "E304", 2, 1),
-    ("no likelihood", "abar ~ Normal(0, 1)\n", "E305", 0, 0),
+    ("no likelihood", "abar ~ Normal(0, 1)\n", "E305", 1, 1),
     # indices and domains
     ("unbound letter in an index", edit("alpha[id[i]]", "alpha[id[k]]"), "E310", 2, 18),
     ("group letter in a row statement", edit("alpha[id[i]]", "alpha[j]"), "E310", 2, 15),

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from mlmdsl.compiler.ast import NO_SPAN, Span
+from mlmdsl.compiler.names import latin_lookalike
 
 Severity = Literal["error", "warning", "note"]
 
@@ -108,12 +109,23 @@ class CompileError(Exception):
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelled word, if one is close enough to be meant."""
+    """The closest candidate to a misspelled word, if one is close enough to be meant.
+
+    Names with Greek letters are also compared with each Greek letter read as the Latin one it
+    looks like (`σ_α` as `s_a`): in a three-character name one letter weighs too much for the
+    plain comparison, yet `σ_a` for `σ_α` is as near a miss as `sigma_a` for `sigma_alpha`.
+    """
     pool: dict[str, str] = {}
     for c in candidates:  # the first spelling wins: callers list canonical names first
         pool.setdefault(c.lower(), c)
     hits = difflib.get_close_matches(word.lower(), list(pool), n=1, cutoff=0.7)
-    return pool[hits[0]] if hits else None
+    if hits:
+        return pool[hits[0]]
+    greek = {latin_lookalike(c): c for c in reversed(pool) if not c.isascii()}
+    if not word.isascii():
+        greek.update({latin_lookalike(c): c for c in reversed(pool) if c.isascii()})
+    hits = difflib.get_close_matches(latin_lookalike(word.lower()), list(greek), n=1, cutoff=0.7)
+    return pool[greek[hits[0]]] if hits else None
 
 
 # ---- rendering ---------------------------------------------------------------------------

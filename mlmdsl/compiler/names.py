@@ -62,6 +62,12 @@ def stan_safe(name: str) -> str:
     return text
 
 
+def latin_lookalike(name: str) -> str:
+    """Each Greek letter as the Latin letter one types for it (σ_α -> s_a, μ -> m), for
+    "did you mean": `σ_a` for `σ_α` is then the near miss it is."""
+    return "".join(_GREEK[ch][0] if ch in _GREEK else ch for ch in unicodedata.normalize("NFC", name))
+
+
 class NameTable:
     """Hands out unique Stan names: generated names are reserved first, user names get theirs."""
 

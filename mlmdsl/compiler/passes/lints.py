@@ -8,7 +8,7 @@ without errors.
 from __future__ import annotations
 
 from mlmdsl.compiler import ast
-from mlmdsl.compiler.passes.symbols import Context, Sym
+from mlmdsl.compiler.passes.symbols import Context
 
 
 def run(ctx: Context) -> None:
@@ -29,30 +29,57 @@ def lint(ctx: Context) -> None:
 
 
 def identification(ctx: Context) -> None:
-    """Two intercept means that enter one linear predictor only as a sum are not identified."""
+    """Two intercept means that enter one linear predictor only as a sum are not identified.
+
+    The linear predictor in any form: a row-level quantity `mu[i] = ...` (with or without a
+    link), or a likelihood's mean argument written inline, each read through the row-level
+    sums it names (`eta[i] = a[p[i]]` in `Normal(eta[i] + g[q[i]], s)`). One warning per set of
+    intercepts, at the first statement that shows it.
+    """
     means: dict[str, str] = {}  # group-level param -> its free mean parameter
     for st in ctx.stmts:
         if st.kind == "group_prior" and st.family and st.family.location_scale:
             loc = st.args[[k for _, k in st.family.args].index("loc")]
-            if isinstance(loc, ast.Name) and ctx.syms.get(loc.id, Sym("", "")).role == "param":
+            if isinstance(loc, ast.Name) and ctx.role(loc.id) == "param":
                 means[st.targets[0]] = loc.id
+    sums = {
+        st.targets[0]: st.rhs
+        for st in ctx.stmts
+        if st.kind == "derived" and st.letter == ctx.row_letter and st.link == "identity"
+    }
+    reported: set[frozenset[str]] = set()
+
+    def intercepts_of(expr: ast.Expr, seen: frozenset[str]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for term in ast.summands(expr):
+            if isinstance(term, ast.Name) and ctx.role(term.id) == "param":
+                found.append((term.id, f"`{term.id}`"))
+            elif isinstance(term, ast.Index) and isinstance(term.base, ast.Name):
+                name = term.base.id
+                if name in means:
+                    found.append((means[name], f"`{means[name]}` (the mean of `{name}`)"))
+                elif name in sums and name not in seen and isinstance(term.indices[0], ast.Name):
+                    found += intercepts_of(sums[name], seen | {name})  # type: ignore[arg-type]
+        return found
+
+    def lint(expr: ast.Expr, what: str, span: ast.Span) -> None:
+        intercepts = intercepts_of(expr, frozenset())
+        key = frozenset(k for k, _ in intercepts)
+        if len(intercepts) < 2 or key in reported:
+            return
+        reported.add(key)
+        listed = " and ".join(d for _, d in intercepts)
+        ctx.warn(
+            "W502",
+            f"{listed} enter {what} only as a sum, so they are not identified separately",
+            span,
+            "keep one intercept mean and give the other group effects mean 0, e.g. "
+            "`g[j] ~ Normal(0, sigma_g)`",
+        )
+
     for st in ctx.stmts:
-        if st.kind != "derived" or st.letter != ctx.row_letter:
-            continue
-        intercepts: list[tuple[str, str]] = []
-        for term in ast.summands(st.rhs):  # type: ignore[arg-type]
-            if isinstance(term, ast.Name) and ctx.syms.get(term.id, Sym("", "")).role == "param":
-                intercepts.append((term.id, f"`{term.id}`"))
-            elif isinstance(term, ast.Index) and isinstance(term.base, ast.Name) and term.base.id in means:
-                intercepts.append((means[term.base.id], f"`{means[term.base.id]}` (the mean of `{term.base.id}`)"))
-        if len(intercepts) >= 2:
-            listed = " and ".join(d for _, d in intercepts)
-            ctx.warn(
-                "W502",
-                f"{listed} enter `{st.targets[0]}` only as a sum, so they are not identified separately",
-                st.node.span,
-                "keep one intercept mean and give the other group effects mean 0, e.g. "
-                "`g[j] ~ Normal(0, sigma_g)`",
-            )
-
-
+        if st.kind == "derived" and st.letter == ctx.row_letter:
+            lint(st.rhs, f"`{st.targets[0]}`", st.node.span)  # type: ignore[arg-type]
+    for st in ctx.stmts:
+        if st.kind == "likelihood" and st.family is not None and st.args:
+            lint(st.args[st.family.mean_arg], f"the mean of `{st.targets[0]}`", st.node.span)

@@ -373,12 +373,16 @@ def read_as_data_warnings(ctx: Context) -> None:
 
 
 def require_likelihood(ctx: Context) -> None:
-    """E305: a model without an observed outcome has nothing to fit."""
+    """E305: a model without an observed outcome has nothing to fit. It is about the whole file,
+    so it points at the file's first line (editors need a place to show it)."""
     if not any(st.kind == "likelihood" for st in ctx.stmts) and not ctx.has_errors:
+        i = ctx.row_letter
         ctx.err(
             "E305",
-            "the model has no likelihood: no statement like `y[i] ~ Normal(mu[i], sigma)`",
-            ast.NO_SPAN,
+            "the model has no likelihood: no statement says how an observed outcome is distributed",
+            ast.Span(1, 1, 1, 2),
+            f"a likelihood has an outcome column indexed by the row letter `{i}` on the left of `~`, "
+            f"e.g. `y[{i}] ~ Normal(mu[{i}], sigma)` or `admit[{i}] ~ Binomial(applications[{i}], p)`",
         )
 
 
