@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "E405": "not-integer",
     "E406": "data-unreadable",
     "E407": "nested-group-not-unique",
+    "E408": "not-finite",
     # warnings
     "W500": "unused-parameter",
     "W501": "unused-quantity",
@@ -68,6 +69,8 @@ CODES: dict[str, str] = {
     "W503": "read-as-data",
     "W504": "centered-forced",
     "W505": "dropped-rows",
+    "W506": "empty-category",
+    "W507": "cannot-estimate",
     # notes
     "N600": "parameterization",
 }

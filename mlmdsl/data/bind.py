@@ -27,10 +27,10 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, suggest, warning
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived
-from mlmdsl.data import constancy, levels, support
+from mlmdsl.data import constancy, estimable, levels, support
 from mlmdsl.data.levels import Coding, coding
 from mlmdsl.data.messages import DataError, count, name_list, rows_text, show
-from mlmdsl.data.read import SOURCE_ATTR, read_table
+from mlmdsl.data.read import DUPLICATES_ATTR, SOURCE_ATTR, read_table
 
 # Not yet in diagnostics.CODES: rows dropped on request because of missing values.
 DROPPED_ROWS = "W505"
@@ -91,6 +91,7 @@ class _Binder:
         self._values: dict[str, np.ndarray | None] = {}
         self.coding: dict[str, Coding | None] = {}
         self.categories: dict[str, list] = {}  # ordered outcome -> its categories, in order
+        self.reported_infinite: set[str] = set()
 
     # -- the pipeline ------------------------------------------------------------------
     def run(self) -> BoundData:
@@ -99,15 +100,18 @@ class _Binder:
         self.check_columns()
         self.missing_values()
         if len(self.df) == 0:
-            self.diags.append(
-                error("E401", "no rows are left after dropping rows with missing values")
-            )
+            if self.drop_missing:
+                self.diags.append(
+                    error("E401", "no rows are left after dropping rows with missing values")
+                )
+            # Without drop_missing each column's E401 already says which rows are missing.
             self.fail(self.diags)
         for name in self.m.groupings:
             self.coding[name] = self.code_grouping(name)
         arrays = [self.bind_var(dv) for dv in self.m.data]
         if any(d.is_error for d in self.diags):
             self.fail(self.diags)
+        self.diags += estimable.warnings(self.m, self.coding, arrays, self.source, len(self.df))
         return self.result(arrays)
 
     def fail(self, diags: list[Diagnostic]) -> NoReturn:
@@ -171,15 +175,19 @@ class _Binder:
 
     def check_columns(self) -> None:
         names = [str(c) for c in self.df.columns]
+        repeated = self.df.attrs.get(DUPLICATES_ATTR, {})  # a file's header, before pandas renamed
         for col in self.columns.values():
-            count = names.count(col.name)
+            count = repeated.get(col.name) or names.count(col.name)
             if count == 1:
                 continue
             self.absent.add(col.name)
             if count > 1:
                 self.diags.append(
                     error(
-                        "E406", f"column `{col.name}` appears {count} times in the data", col.span
+                        "E406",
+                        f"column `{col.name}` appears {count} times in the data",
+                        col.span,
+                        "give each column its own name; only one of them can be read",
                     )
                 )
                 continue
@@ -327,9 +335,31 @@ class _Binder:
         if dv.kind == "trials":
             return support.trials(self, dv)
         values = self.value_of(dv.name)
+        if values is not None and dv.name not in self.data_only:
+            values = self.finite(dv.name, values)
         if values is None or not dv.integer:
             return values
         return support.whole_numbers(self, values, dv, f"`{dv.name}`", "an integer")
+
+    def finite(self, name: str, values: np.ndarray) -> np.ndarray | None:
+        """E408 (once per column) for inf or -inf: Stan rejects them deep inside a fit."""
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return values
+        if name not in self.reported_infinite:
+            self.reported_infinite.add(name)
+            shown = ", ".join(dict.fromkeys(show(v) for v in values[bad]))
+            self.diags.append(
+                error(
+                    "E408",
+                    f"column `{name}` has {count(int(bad.sum()), 'value')} that are not finite "
+                    f"({shown}; {rows_text(self.rows[bad])})",
+                    self.span_of(name),
+                    "replace them with finite numbers, or mark them missing and pass "
+                    "drop_missing=True (--drop-missing)",
+                )
+            )
+        return None
 
 
     # -- group-level columns -----------------------------------------------------------
@@ -356,6 +386,8 @@ def _missing_mask(series: pd.Series) -> np.ndarray:
 
 def _as_float(series: pd.Series) -> tuple[np.ndarray | None, int | None]:
     """Floats, or None and the position of the first value that is not a number."""
+    if ptypes.is_complex_dtype(series.dtype):
+        return None, None  # never cast silently: the imaginary part would be dropped
     if ptypes.is_bool_dtype(series.dtype) or ptypes.is_numeric_dtype(series.dtype):
         return series.to_numpy(dtype=float), None
     if not (ptypes.is_object_dtype(series.dtype) or ptypes.is_string_dtype(series.dtype)):

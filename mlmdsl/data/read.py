@@ -21,6 +21,7 @@ from mlmdsl.data.messages import DataError
 _SEPARATORS = (",", ";", "\t")
 
 
+DUPLICATES_ATTR = "mlmdsl.duplicates"  # header names used twice, before pandas renamed them
 SOURCE_ATTR = "mlmdsl.source"  # set by read_table, so bind() can name the file it came from
 
 
@@ -39,15 +40,30 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             f"`{name}` is not a text table",
             "export it as CSV: spreadsheets are not read directly",
         )
+    sep = _detect_separator(text)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=_detect_separator(text), skipinitialspace=True)
+        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _unreadable(name, f"cannot read `{name}` as a table: {message}")
     if isinstance(df.index, pd.RangeIndex):
         df.index = pd.RangeIndex(1, len(df) + 1)  # rows labelled as messages count them
     df.attrs[SOURCE_ATTR] = _display_name(name)
+    repeated = _repeated_names(text, sep)
+    if repeated:
+        df.attrs[DUPLICATES_ATTR] = repeated
     return df
+
+
+def _repeated_names(text: str, sep: str) -> dict[str, int]:
+    """Header names given to more than one column: pandas renames the later ones (`con.1`), so
+    the binder would silently read the first; it is told, and says so instead."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    fields = [f.strip() for f in next(csv.reader([header], delimiter=sep), [])]
+    counts: dict[str, int] = {}
+    for f in fields:
+        counts[f] = counts.get(f, 0) + 1
+    return {f: n for f, n in counts.items() if n > 1}
 
 
 def _unreadable(name: str, message: str, hint: str | None = None) -> NoReturn:

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 from mlmdsl.compiler import ast
-from mlmdsl.compiler.diagnostics import Diagnostic, error
+from mlmdsl.compiler.diagnostics import Diagnostic, error, warning
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import DataVar
 from mlmdsl.data.messages import MAX_ROWS_SHOWN, rows_text, show
@@ -64,6 +65,20 @@ def ordinal(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
         if codes is None:
             return None
         categories = list(range(1, int(codes.max()) + 1))
+        empty = sorted(set(categories) - set(codes.tolist()))
+        if empty and len(categories) >= 2:
+            listed = ", ".join(str(k) for k in empty)
+            b.diags.append(
+                warning(
+                    "W506",
+                    f"`{dv.name}` has no row in categor{'y' if len(empty) == 1 else 'ies'} {listed} "
+                    f"of 1..{len(categories)}: the model still counts {len(categories)} categories, "
+                    f"so the cutpoints around {'it' if len(empty) == 1 else 'them'} come from the "
+                    "prior alone",
+                    dv.span,
+                    "if the category does not exist, recode the categories 1..K without gaps",
+                )
+            )
     if len(categories) < 2:
         b.diags.append(
             error(
@@ -80,6 +95,20 @@ def ordinal(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
 def outcome_values(b: _Binder, dv: DataVar, family: Family, hint: str | None = None
 ) -> np.ndarray | None:
     needs = _NEEDS.get(family.support, "numbers")
+    dtype = b.df[dv.name].dtype
+    if not family.discrete and (ptypes.is_bool_dtype(dtype) or ptypes.is_complex_dtype(dtype)):
+        what = "true/false values" if ptypes.is_bool_dtype(dtype) else "complex numbers"
+        b.diags.append(
+            error(
+                "E404",
+                f"`{dv.name}` holds {what}, but {family.name} needs {needs}",
+                dv.span,
+                "a true/false outcome is `Bernoulli(p)`; otherwise recode the column as real numbers"
+                if ptypes.is_bool_dtype(dtype)
+                else "keep the real part (or the modulus) in a column of its own",
+            )
+        )
+        return None
     values = b.numeric(dv.name, hint or f"{family.name} needs {needs}")
     if values is None:
         return None
