@@ -342,17 +342,49 @@ def test_successful_fit_leaves_no_temporary_files(cmdstan: Setup, private_tmp: P
     assert list(private_tmp.iterdir()) == []
 
 
-def test_each_chain_csv_is_dropped_once_read(
+def chains_seen(pids: Path) -> dict[int, list[str]]:
+    """Chain id -> [what its output file was, the regular CSVs on disk when it started]."""
+    seen = {}
+    for path in pids.iterdir():
+        chain, *rest = path.read_text().splitlines()
+        seen[int(chain)] = rest
+    return seen
+
+
+def test_draws_never_touch_the_disk(
     fake: Setup, private_tmp: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Chains run one at a time here: when a chain starts, no earlier chain's CSV is on disk."""
+    """Every chain writes into a named pipe that mlmdsl reads as the chain runs."""
     pids = tmp_path / "pids"
     pids.mkdir()
     monkeypatch.setenv("FAKE_STAN_PID_DIR", str(pids))
+    fit = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config(chains=3, parallel_chains=1))
+    assert chains_seen(pids) == {1: ["pipe"], 2: ["pipe"], 3: ["pipe"]}
+    assert fit.draws["mu"].shape == (3, SMALL.iter_sampling)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_without_pipes_each_csv_is_dropped_once_read(
+    fake: Setup, private_tmp: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where named pipes are missing: chains one at a time, no earlier CSV left on disk."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("FAKE_STAN_PID_DIR", str(pids))
+    monkeypatch.setenv("MLMDSL_CMDSTAN_STREAM", "0")
     CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config(chains=3, parallel_chains=1))
-    seen = [p.read_text().splitlines() for p in pids.iterdir()]
-    assert sorted(lines[0] for lines in seen) == ["1", "2", "3"]
-    assert all(lines[1:] == [] for lines in seen), seen
+    assert chains_seen(pids) == {1: ["file"], 2: ["file"], 3: ["file"]}
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_streamed_and_file_draws_agree(cmdstan: Setup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    streamed = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SMALL)
+    from_files = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config(output_dir=tmp_path / "out"))
+    assert set(streamed.draws) == set(from_files.draws) and "mu" in streamed.draws
+    for name, values in streamed.draws.items():
+        np.testing.assert_array_equal(values, from_files.draws[name], err_msg=name)
+    for name, values in streamed.sampler_stats.items():
+        np.testing.assert_array_equal(values, from_files.sampler_stats[name], err_msg=name)
 
 
 def test_output_dir_keeps_this_runs_files(cmdstan: Setup, tmp_path: Path) -> None:

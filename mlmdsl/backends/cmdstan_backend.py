@@ -41,6 +41,7 @@ from mlmdsl.backends.cmdstan_cache import (
 )
 from mlmdsl.backends.cmdstan_run import ChainRun, count_nonfatal, first_cause, run_chains
 from mlmdsl.backends.progress import ChainProgress
+from mlmdsl.backends.stan_csv import PipeReader, can_stream, read_stan_csv
 
 __all__ = [
     "CmdStanBackend",
@@ -244,11 +245,13 @@ def _unused_prefix(directory: Path, prefix: str) -> str:
 def _run(
     runs: list[ChainRun], config: SampleConfig, seed: int, run_dir: Path, is_temp: bool
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Run the chains; the draws and sampler stats per chain, in chain order.
+    """Run the chains; the draws and sampler stats of all chains, in chain order.
 
-    In a temp dir each chain's CSV is read as soon as the chain ends and deleted, so the
-    disk holds at most the CSVs of the chains still running.
+    Without an output_dir the chains write into named pipes read as they run (stan_csv.py),
+    so no draw touches the disk; where pipes are missing, each CSV is read and deleted as soon
+    as its chain ends. A failed or interrupted run keeps what was read as regular files.
     """
+    readers = {run.chain: PipeReader(run.csv_file) for run in runs} if is_temp and can_stream() else {}
     parts: dict[int, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
     failed: list[ChainRun] = []
 
@@ -257,9 +260,9 @@ def _run(
             failed.append(run)
             return
         if failed:
-            return  # the fit fails anyway; keep the file as written for the user
-        parts[run.chain] = _read_chain(run)
-        if is_temp:
+            return  # the fit fails anyway; its files are kept as written
+        parts[run.chain] = _read_chain(run, readers.get(run.chain))
+        if is_temp and not readers:
             run.csv_file.unlink(missing_ok=True)
 
     progress = ChainProgress(
@@ -272,6 +275,7 @@ def _run(
         with progress:
             run_chains(runs, _parallel_chains(config), progress, on_finished=finished, cwd=run_dir)
     except KeyboardInterrupt:
+        _settle(readers, keep=True)
         kept = _existing_files(runs, run_dir)
         started = sum(run.started for run in runs)
         message = (
@@ -282,7 +286,11 @@ def _run(
         )
         print(message, file=sys.stderr, flush=True)
         raise SamplingInterrupted(message, kept) from None
+    except BaseException:
+        _settle(readers, keep=True)
+        raise
     if failed:
+        _settle(readers, keep=True)
         failed.sort(key=lambda run: run.chain)
         causes = "\n".join(
             f"  chain {run.chain} (exit code {run.returncode}): {first_cause(run.console_text(), run.returncode)}"
@@ -292,22 +300,42 @@ def _run(
             f"CmdStan sampling failed (seed {seed}): {len(failed)} of {len(runs)} chains failed.\n{causes}",
             _existing_files(runs, run_dir),
         )
+    _settle(readers, keep=False)
     ordered = [parts[run.chain] for run in runs]
     draws = {name: np.concatenate([d[name] for d, _ in ordered]) for name in ordered[0][0]}
     stats = {name: np.concatenate([s[name] for _, s in ordered]) for name in ordered[0][1]}
     return draws, stats
 
 
-def _read_chain(run: ChainRun) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    import cmdstanpy
-
+def _read_chain(
+    run: ChainRun, reader: PipeReader | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     try:
-        fit = cmdstanpy.from_csv([str(run.csv_file)], method="sample")
-        if fit is None:
-            raise ValueError("not a Stan CSV file")
-        return _draws(fit), _sampler_stats(fit)
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise BackendError(f"CmdStan wrote a CSV file mlmdsl cannot read ({exc})", (run.csv_file,)) from exc
+        csv = reader.finish() if reader is not None else read_stan_csv(run.csv_file)
+        draws, stats = csv.arrays()
+    except (ValueError, OSError) as exc:
+        if reader is not None:
+            reader.keep_as_file()
+        raise BackendError(
+            f"chain {run.chain}: CmdStan wrote output mlmdsl cannot read ({exc})", (run.csv_file, run.console_file)
+        ) from exc
+    missing = [name for name in SAMPLER_STATS if name not in stats]
+    if missing:
+        raise BackendError(f"chain {run.chain}: CmdStan's output lacks the columns {', '.join(missing)}")
+    return draws, stats
+
+
+def _settle(readers: dict[int, PipeReader], keep: bool) -> None:
+    """Wait for every pipe reader; keep what each read as a regular file, or remove the pipe."""
+    for reader in readers.values():
+        try:
+            reader.finish()
+        except (OSError, ValueError):
+            pass  # what was read before the error is still kept below
+        if keep and reader.csv.comments:  # a queued chain that never started wrote nothing
+            reader.keep_as_file()
+        else:
+            reader.remove()
 
 
 def _existing_files(runs: list[ChainRun], run_dir: Path) -> tuple[Path, ...]:
@@ -388,30 +416,3 @@ def _clean_temp_dir(run_dir: Path, keep_consoles: bool, runs: list[ChainRun]) ->
         if path not in consoles:
             path.unlink(missing_ok=True)
     return tuple(sorted(p for p in consoles if p.exists()))
-
-
-# --- converting the fit ------------------------------------------------------------------
-
-
-def _draws(fit: Any) -> dict[str, np.ndarray]:
-    """(chains, draws, *shape) per variable.
-
-    stan_variable() concatenates the chains (chain 1's draws first) and already gives each
-    draw Stan's [row, col] layout, so splitting the leading axis is all that is needed.
-    """
-    chains, n_draws = fit.chains, fit.num_draws_sampling
-    return {
-        name: np.asarray(flat).reshape(chains, n_draws, *np.shape(flat)[1:])
-        for name, flat in fit.stan_variables().items()
-    }
-
-
-def _sampler_stats(fit: Any) -> dict[str, np.ndarray]:
-    """(chains, draws) per sampler column; cmdstanpy gives them as (draws, chains)."""
-    chains, n_draws = fit.chains, fit.num_draws_sampling
-    method_vars = fit.method_variables()
-    return {
-        name: np.ascontiguousarray(np.asarray(method_vars[name]).reshape(n_draws, chains).T)
-        for name in SAMPLER_STATS
-        if name in method_vars
-    }

@@ -10,11 +10,13 @@
 #   FAKE_STAN_SECONDS=S        spend S seconds per chain (spread over the iterations)
 #   FAKE_STAN_NONFATAL=K       print K warm-up "Metropolis proposal is about to be rejected" messages
 #   FAKE_STAN_DIVERGENT=K      mark the first K draws divergent
-#   FAKE_STAN_PID_DIR=DIR      write DIR/<pid>.pid on start: the chain id, then the CSV files
-#                              already in the output directory (tests check these processes end)
+#   FAKE_STAN_PID_DIR=DIR      write DIR/<pid>.pid on start: the chain id, "pipe" or "file" (what
+#                              its output file is), then the regular CSV files already in the
+#                              output directory
 import json
 import os
 import random
+import stat
 import sys
 import time
 
@@ -39,10 +41,14 @@ for token in sys.argv[1:]:
 
 chain = int(args["id"])
 if os.environ.get("FAKE_STAN_PID_DIR"):
-    # The chain id, then the CSV files already in the output directory when this chain started.
-    csvs = sorted(n for n in os.listdir(os.path.dirname(args["output_file"])) if n.endswith(".csv"))
+    # The chain id, whether its output file is a named pipe ("pipe") or not ("file"), then the
+    # regular CSV files already in the output directory when this chain started.
+    folder = os.path.dirname(args["output_file"])
+    csvs = sorted(n for n in os.listdir(folder) if n.endswith(".csv") and os.path.isfile(os.path.join(folder, n)))
+    out_path = args["output_file"]
+    kind = "pipe" if os.path.exists(out_path) and stat.S_ISFIFO(os.stat(out_path).st_mode) else "file"
     with open(os.path.join(os.environ["FAKE_STAN_PID_DIR"], f"{os.getpid()}.pid"), "w") as f:
-        f.write("\n".join([str(chain), *csvs]))
+        f.write("\n".join([str(chain), kind, *csvs]))
 
 data = {}
 if args.get("data_file"):
