@@ -79,7 +79,12 @@ class CmdStanBackend:
         exe, compiled = compiled_executable(stan_code, version, cmdstan, announce=config.shows_progress)
         start = time.perf_counter()
         run_dir, is_temp = _output_dir(config)
-        runs = _chain_runs(exe, data, config, seed, run_dir)
+        try:
+            runs = _chain_runs(exe, data, config, seed, run_dir)
+        except (OSError, ValueError) as exc:
+            if is_temp:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise BackendError(f"could not prepare the CmdStan run in {run_dir}: {exc}") from exc
         draws, stats = _run(runs, config, seed, run_dir, is_temp)
         elapsed = time.perf_counter() - start
         consoles = {run.chain: run.console_text() for run in runs}
