@@ -194,10 +194,12 @@ def test_failed_chains_report_their_first_cause(cmdstan: Setup, tmp_path: Path) 
 def test_one_failed_chain_is_named(fake: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_STAN_FAIL", "init")
     monkeypatch.setenv("FAKE_STAN_FAIL_CHAINS", "2")
+    monkeypatch.setenv("FAKE_STAN_NONFATAL", "4")  # in the chains that run: worth a mention now
     with pytest.raises(BackendError) as info:
         CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config(chains=3))
     message = str(info.value)
     assert "1 of 3 chains failed" in message
+    assert "rejected 8 proposals with non-fatal errors" in message
     assert "chain 2 (exit code 70): Rejecting initial value" in message
     assert "chain 1 " not in message and "chain 3 " not in message
 
@@ -444,3 +446,51 @@ def test_warmup_rejections_are_kept_when_the_fit_is_suspect(
     assert [p.name.endswith("-stdout.txt") for p in consoles] == [True, True]
     assert "multiplier is 0" in consoles[0].read_text()
     assert set(fit.output_files) == set(consoles)
+
+
+# --- reading a chain's console (table) -----------------------------------------------------
+
+INIT_FAILURE = """method = sample (Default)
+Iteration:    1 / 200 [  0%]  (Warmup)
+Rejecting initial value:
+  Error evaluating the log probability at the initial value.
+Exception: normal_lpdf: Scale parameter is -1, but must be positive! (in 'model.stan', line 11)
+Rejecting initial value:
+  Error evaluating the log probability at the initial value.
+
+Initialization between (-2, 2) failed after 100 attempts.
+ Try specifying initial values, reducing ranges of constrained values, or reparameterizing the model.
+Initialization failed.
+"""
+
+CAUSES = [
+    (
+        INIT_FAILURE,
+        70,
+        "Rejecting initial value: Error evaluating the log probability at the initial value. "
+        "Exception: normal_lpdf: Scale parameter is -1, but must be positive! (in 'model.stan', "
+        "line 11) Initialization failed.",
+    ),
+    (
+        "method = sample (Default)\nError reading data: variable does not exist; "
+        "processing stage=data initialization; variable name=N; base type=int\n",
+        1,
+        "Error reading data: variable does not exist; processing stage=data initialization; "
+        "variable name=N; base type=int",
+    ),
+    (
+        "./model: error while loading shared libraries: libtbb.so.2: cannot open shared object file\n",
+        127,
+        "./model: error while loading shared libraries: libtbb.so.2: cannot open shared object file "
+        "(exit code 127: the executable could not start",
+    ),
+    ("", 1, "(it printed nothing)"),
+    ("Iteration:    1 / 200 [  0%]  (Warmup)\n", -9, "(it printed nothing) (stopped by signal 9)"),
+]
+
+
+@pytest.mark.parametrize(("console", "returncode", "cause"), CAUSES)
+def test_first_cause(console: str, returncode: int, cause: str) -> None:
+    from mlmdsl.backends.cmdstan_run import first_cause
+
+    assert first_cause(console, returncode).startswith(cause)

@@ -22,7 +22,7 @@ import pytest
 import mlmdsl
 from mlmdsl.backends import progress as progress_module
 from mlmdsl.backends.base import SampleConfig
-from mlmdsl.backends.cmdstan_backend import CmdStanBackend
+from mlmdsl.backends.cmdstan_backend import CmdStanBackend, find_cmdstan
 from mlmdsl.backends.progress import ChainProgress, choose_mode
 from mlmdsl.backends.stanli_backend import StanliBackend
 from tests.conftest import EXAMPLES, shared_file
@@ -103,14 +103,24 @@ def fake_cmdstan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SampleConfig(**{**CONFIG.__dict__, "progress": False}))
 
 
-BACKENDS = {"stanli": StanliBackend, "cmdstan": CmdStanBackend}
+REAL_CMDSTAN = find_cmdstan()
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> object:
-    if request.param == "cmdstan":
+@pytest.fixture(params=["stanli", "fake cmdstan", pytest.param("real cmdstan", marks=pytest.mark.cmdstan)])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Each backend; CmdStan's progress is read from its console, so a real one is tried too."""
+    if request.param == "stanli":
+        return StanliBackend()
+    if request.param == "fake cmdstan":
         request.getfixturevalue("fake_cmdstan")
-    return BACKENDS[request.param]()
+    elif REAL_CMDSTAN is None:
+        pytest.skip("CmdStan not found (set CMDSTAN or install with python -m cmdstanpy.install_cmdstan)")
+    else:
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("CMDSTAN", str(REAL_CMDSTAN))
+        monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "real-cmdstan-cache"))
+        CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SampleConfig(**{**CONFIG.__dict__, "progress": False}))
+    return CmdStanBackend()
 
 
 def test_backend_prints_plain_lines_to_a_log(backend: object, capfd: pytest.CaptureFixture[str]) -> None:

@@ -301,6 +301,12 @@ def _run(
             f"  chain {run.chain} (exit code {run.returncode}): {first_cause(run.console_text(), run.returncode)}"
             for run in failed
         )
+        rejected = sum(count_nonfatal(run.console_text()) for run in runs)
+        if rejected:
+            causes += (
+                f"\nCmdStan also rejected {rejected} proposals with non-fatal errors during sampling; "
+                "the console files below say which."
+            )
         raise BackendError(
             f"CmdStan sampling failed (seed {seed}): {len(failed)} of {len(runs)} chains failed.\n{causes}",
             _existing_files(runs, run_dir),
