@@ -129,7 +129,7 @@ def test_moved_cmdstan_compiles_again(fake: Setup, monkeypatch: pytest.MonkeyPat
     assert compile_count(moved) == 2
 
 
-def test_stale_executable_says_why(fake: Setup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_stale_executable_says_why(fake: Setup, private_tmp: Path, tmp_path: Path) -> None:
     """The real cause of a chain that cannot start is reported, not only its exit code."""
     exe, _ = compiled_executable(NORMAL_MODEL, cmdstan_version_string(fake.home), fake.home)
     (fake.home / "stan").rename(tmp_path / "stan-elsewhere")  # TBB gone: the exe cannot start
@@ -191,7 +191,7 @@ def test_failed_chains_report_their_first_cause(cmdstan: Setup, tmp_path: Path) 
     assert str(kept[0]) in message
 
 
-def test_one_failed_chain_is_named(fake: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_failed_chain_is_named(fake: Setup, monkeypatch: pytest.MonkeyPatch, private_tmp: Path) -> None:
     monkeypatch.setenv("FAKE_STAN_FAIL", "init")
     monkeypatch.setenv("FAKE_STAN_FAIL_CHAINS", "2")
     monkeypatch.setenv("FAKE_STAN_NONFATAL", "4")  # in the chains that run: worth a mention now
