@@ -12,9 +12,10 @@ import numbers
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # only for annotations: `mlm check` and `mlm transpile` never load NumPy
+    import numpy as np
 
 
 class BackendError(Exception):
