@@ -366,6 +366,15 @@ def test_draws_never_touch_the_disk(
     assert list(private_tmp.iterdir()) == []
 
 
+def test_pipe_survives_an_output_file_opened_twice(fake: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An end of file on the pipe is not the end of the chain: a writer may open it again."""
+    monkeypatch.setenv("FAKE_STAN_REOPEN", "1")
+    streamed = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SMALL)
+    monkeypatch.setenv("MLMDSL_CMDSTAN_STREAM", "0")
+    from_files = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SMALL)
+    np.testing.assert_array_equal(streamed.draws["mu"], from_files.draws["mu"])
+
+
 def test_without_pipes_each_csv_is_dropped_once_read(
     fake: Setup, private_tmp: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

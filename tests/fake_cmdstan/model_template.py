@@ -10,6 +10,7 @@
 #   FAKE_STAN_SECONDS=S        spend S seconds per chain (spread over the iterations)
 #   FAKE_STAN_NONFATAL=K       print K warm-up "Metropolis proposal is about to be rejected" messages
 #   FAKE_STAN_DIVERGENT=K      mark the first K draws divergent
+#   FAKE_STAN_REOPEN=1         close the output file after its comments and reopen it to append
 #   FAKE_STAN_PID_DIR=DIR      write DIR/<pid>.pid on start: the chain id, "pipe" or "file" (what
 #                              its output file is), then the regular CSV files already in the
 #                              output directory
@@ -110,6 +111,10 @@ if (data.get("sigma", 1) < 0 or os.environ.get("FAKE_STAN_FAIL") == "init") and 
     print("Initialization failed.")
     sys.exit(70)
 
+if os.environ.get("FAKE_STAN_REOPEN"):  # close the output file and open it again to append
+    out.close()
+    time.sleep(0.3)  # long enough for a reader to see the end of file
+    out = open(args["output_file"], "a")
 out.write(",".join(columns) + "\n")
 centre = sum(data.get("y", [0.0])) / max(len(data.get("y", [0.0])), 1)
 for it in range(1, total + 1):
