@@ -87,23 +87,28 @@ class PipeReader:
         self.path = path
         self.csv = StanCsv()
         self.error: BaseException | None = None
+        self._chain_ended = threading.Event()
         os.mkfifo(path)
         self._thread = threading.Thread(target=self._read, name=f"read {path.name}", daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         try:
-            # Blocks until the chain opens its output file.
-            with open(self.path, encoding="utf-8") as handle:
-                for line in handle:
-                    self.csv.feed(line)
+            # open() blocks until the chain opens its output file. An end of file only means
+            # that every writer closed the pipe: until the chain has ended, open it again, so
+            # a writer that opens the file more than once is still read, never left blocked.
+            while not self._chain_ended.is_set():
+                with open(self.path, encoding="utf-8") as handle:
+                    for line in handle:
+                        self.csv.feed(line)
         except BaseException as exc:  # reported by finish(), in the caller's thread
             self.error = exc
 
     def finish(self) -> StanCsv:
         """Wait for the reader; call once the chain process has ended (or never started)."""
-        # A chain that ended before opening its output leaves the reader waiting in open():
+        # The reader now waits in open() (for a chain that ended, or never opened its output):
         # opening the pipe for writing and closing it at once gives the reader an end of file.
+        self._chain_ended.set()
         while self._thread.is_alive():
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
