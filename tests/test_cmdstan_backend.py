@@ -171,6 +171,19 @@ def test_two_processes_compile_once(cmdstan: Setup, tmp_path: Path) -> None:
     assert not [p for p in cache.iterdir() if p.name.startswith(".compiling-")]
 
 
+def test_leftover_of_a_killed_compile_is_cleared(fake: Setup) -> None:
+    from mlmdsl.backends.cmdstan_cache import model_dir
+
+    entry = model_dir(NORMAL_MODEL, cmdstan_version_string(fake.home), fake.home)
+    leftover = entry.parent / f".compiling-{entry.name}-killed"
+    leftover.mkdir(parents=True)
+    (leftover / "model.hpp").write_text("half a build")
+    other = entry.parent / ".compiling-0123456789abcdef-running"  # another model's build
+    other.mkdir()
+    CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SMALL)
+    assert not leftover.exists() and other.exists()
+
+
 # --- errors that say why -------------------------------------------------------------------
 
 

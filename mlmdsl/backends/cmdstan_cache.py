@@ -135,7 +135,11 @@ def _compile_into(entry: Path, stan_code: str) -> None:
     """Compile in a private directory beside `entry` (same file system), then move into place."""
     from cmdstanpy import compile_stan_file
 
-    private = Path(tempfile.mkdtemp(prefix=".compiling-", dir=entry.parent))
+    # Called under the entry's lock, so any other build directory of this entry is the
+    # leftover of a killed compile.
+    for leftover in entry.parent.glob(f".compiling-{entry.name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    private = Path(tempfile.mkdtemp(prefix=f".compiling-{entry.name}-", dir=entry.parent))
     try:
         stan_file = private / STAN_FILE_NAME
         stan_file.write_text(stan_code, encoding="utf-8")
