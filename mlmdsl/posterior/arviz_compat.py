@@ -245,3 +245,26 @@ def from_netcdf(path: str, engine: str) -> Any:
     az = _module("arviz")
     with az.rc_context({"data.load": "eager"}):
         return az.from_netcdf(path, engine=engine)
+
+
+# ------------------------------------------------------------------------------------- plots
+
+
+def plot(function: str, data: Any, figure_class: type, **kwargs: Any) -> Any:
+    """Draw with arviz-plots' `function` (plot_trace_dist, plot_rank, plot_forest,
+    plot_ppc_dist) on matplotlib, as a figure of `figure_class`.
+
+    arviz-plots makes its figures through pyplot; the figure is closed there at once, so pyplot
+    keeps no reference (no leak over many plots) and a notebook shows the returned figure once.
+    """
+    azp = plots_module()
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # layout notes about tight figures
+        collection = getattr(azp, function)(
+            data, backend="matplotlib", figure_kwargs={"FigureClass": figure_class}, **kwargs
+        )
+    figure = collection.viz["figure"].item()
+    plt.close(figure)
+    return figure
