@@ -147,14 +147,15 @@ def reliability_warnings(name: str, pw: Pointwise, criterion: Criterion) -> list
     import numpy as np
 
     if criterion == "loo":
-        bad = pw.diagnostic > PARETO_K_MAX
+        # A k that is not a number (ArviZ 1.x, where 0.x gives inf) means PSIS failed: unreliable.
+        bad = ~(pw.diagnostic <= PARETO_K_MAX)
         what = f"Pareto k > {PARETO_K_MAX}"
         advice = (
             "PSIS-LOO is unreliable for them; check them for outliers, use a more robust "
             "likelihood (e.g. StudentT) or refit without them (exact LOO / K-fold)"
         )
     else:
-        bad = pw.diagnostic > WAIC_VAR_MAX
+        bad = ~(pw.diagnostic <= WAIC_VAR_MAX)
         what = f"a posterior variance of the log density above {WAIC_VAR_MAX}"
         advice = 'WAIC may be unreliable; prefer criterion="loo"'
     if not bad.any():
