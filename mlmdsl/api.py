@@ -192,7 +192,6 @@ class Model:
         reason are in `fit.data_info["parameterization"]`."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
-        from mlmdsl.posterior.fit import Fit
 
         bound = self.bind(data, drop_missing=drop_missing)
         for d in bound.diagnostics:
@@ -210,6 +209,8 @@ class Model:
             output_dir=Path(output_dir) if output_dir is not None else None,
         )
         raw = get_backend(backend).sample(model.stan_code(), bound.stan_data, config)
+        from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
+
         info: dict[str, Any] = dict(bound.info)
         info.setdefault("seed", raw.info.get("seed"))
         # What binding decided on the user's behalf (rows dropped) travels with the fit.

@@ -12,7 +12,6 @@ does not pay for the plotting stack.
 from __future__ import annotations
 
 import importlib
-import threading
 import warnings
 from functools import cache
 from importlib import metadata
@@ -36,7 +35,6 @@ __all__ = [
     "inference_data",
     "kde",
     "loo",
-    "prefetch",
     "rhat",
     "to_netcdf",
     "waic",
@@ -86,23 +84,6 @@ def plots_module() -> Any:
     if not ARVIZ_1:
         raise ArvizUnsupported("arviz-plots needs ArviZ 1.x")
     return _module("arviz_plots")
-
-
-_prefetched: list[threading.Thread] = []
-
-
-def prefetch() -> None:
-    """Start importing the statistics part of ArviZ in a background thread.
-
-    A fit spends most of a second in compiled sampler code that releases the GIL; importing
-    ArviZ (and scipy.stats, which its diagnostics need) meanwhile takes that time off the
-    command's wall clock. Python's import locks make a later `import` wait for this one.
-    """
-    if _prefetched:
-        return
-    thread = threading.Thread(target=_stats, name="mlmdsl-arviz-import", daemon=True)
-    _prefetched.append(thread)
-    thread.start()
 
 
 # ------------------------------------------------------------------------------ the container
