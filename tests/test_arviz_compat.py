@@ -150,3 +150,15 @@ def test_cli_compare_waic_says_why_before_fitting(capsys) -> None:
     err = capsys.readouterr().err
     assert "--criterion waic" in err and "ArviZ 1.0 removed `waic`" in err
 
+
+
+def test_the_requirement_admits_both_lines() -> None:
+    # `pip install .` beside an ArviZ 1.x (bambi 0.21, PyMC 6) must keep it; 3.11 gets 0.x.
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((EXAMPLES.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    (arviz,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "arviz"]
+    assert all(arviz.specifier.contains(v) for v in ("0.17.0", "0.23.4", "1.0.0", "1.3.0"))
+    assert not arviz.specifier.contains("2.0.0")  # an untested major line is not let in
