@@ -162,3 +162,42 @@ def test_the_requirement_admits_both_lines() -> None:
     (arviz,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "arviz"]
     assert all(arviz.specifier.contains(v) for v in ("0.17.0", "0.23.4", "1.0.0", "1.3.0"))
     assert not arviz.specifier.contains("2.0.0")  # an untested major line is not let in
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    model = mlmdsl.Model.from_file(EXAMPLES / "partial_pooling.mlm")
+    fit = model.fit(PERSONS, chains=2, seed=4, refresh=0, iter_warmup=150, iter_sampling=150)
+    fit.model_source = model.source
+    return fit
+
+
+def test_arviz_plots_draws_what_it_has_on_1x(small_fit, monkeypatch) -> None:
+    from mlmdsl.posterior import plots
+
+    drawn: list[str] = []
+    real = arviz_compat.plot
+
+    def recording(function: str, *args, **kwargs):
+        drawn.append(function)
+        return real(function, *args, **kwargs)
+
+    monkeypatch.setattr(arviz_compat, "plot", recording)
+    for kind in ("trace", "rank", "intervals", "ppc", "shrinkage", "group_effects", "sds"):
+        small_fit.plot(kind)
+    if arviz_compat.ARVIZ_1:
+        assert drawn == ["plot_trace_dist", "plot_rank", "plot_forest", "plot_ppc_dist"]
+    else:
+        assert drawn == []  # ArviZ 0.x: mlmdsl draws every figure itself
+    assert isinstance(small_fit.plot("trace"), plots.Figure)
+
+
+def test_a_netcdf_fit_without_an_engine_says_what_to_install(small_fit, tmp_path, monkeypatch) -> None:
+    from mlmdsl.posterior import storage
+    from mlmdsl.posterior.fit import Fit
+
+    pytest.importorskip("h5netcdf")
+    folder = small_fit.save(tmp_path / "fit", fmt="netcdf")
+    monkeypatch.setattr(storage, "_netcdf_engine", lambda: None)
+    with pytest.raises(RuntimeError, match="no netCDF engine is installed here: pip install h5netcdf"):
+        Fit.load(folder)

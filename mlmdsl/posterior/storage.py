@@ -171,6 +171,15 @@ def _netcdf_engine() -> str | None:
     return None
 
 
+def _importable(engine: str) -> bool:
+    module = {"h5netcdf": "h5netcdf", "netcdf4": "netCDF4"}.get(engine, engine)
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
 def _remove_previous_idata(folder: Path) -> None:
     # A re-save may switch format; a stale copy of the other one would be confusing.
     (folder / _NETCDF_FILE).unlink(missing_ok=True)
@@ -191,7 +200,15 @@ def _write_idata(idata: Any, folder: Path, fmt: SaveFormat) -> dict[str, Any]:
 
 def _read_idata(folder: Path, entry: dict[str, Any]) -> Any:
     if entry["format"] == "netcdf":
-        return arviz_compat.from_netcdf(str(folder / entry["file"]), entry["engine"])
+        engine = entry["engine"]
+        # A fit saved beside ArviZ 0.x (which brings h5netcdf) may be read where 1.x has none.
+        available = _netcdf_engine()
+        if available is None:
+            raise RuntimeError(
+                f"{folder} holds its draws as netCDF ({entry['file']}), and no netCDF engine is "
+                "installed here: pip install h5netcdf"
+            )
+        return arviz_compat.from_netcdf(str(folder / entry["file"]), engine if _importable(engine) else available)
     if entry["format"] == "npz":
         return _read_npz(folder / entry["dir"])
     raise ValueError(f"unknown idata format {entry['format']!r}")
