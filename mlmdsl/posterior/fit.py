@@ -29,10 +29,9 @@ from mlmdsl.posterior.summary import DrawsGroup, convergence, draws_frame, summa
 
 if TYPE_CHECKING:
     from mlmdsl.compiler.ir import CheckedModel
+    from mlmdsl.posterior.storage import SaveFormat
 
 __all__ = ["Fit", "element_label"]
-
-SaveFormat = Literal["auto", "netcdf", "npz"]
 
 
 class Fit:
