@@ -197,7 +197,6 @@ class Model:
         sampler setting is checked first: a ValueError names the keyword and its range."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
-        from mlmdsl.posterior.fit import Fit
 
         # Checked before the data is read, so a bad keyword fails fast (ValueError).
         config = SampleConfig(
@@ -217,6 +216,8 @@ class Model:
             warnings.warn(d.message, DataWarning, stacklevel=2)
         model = self.for_data(bound, parameterization)
         raw = get_backend(backend).sample(model.stan_code(), bound.stan_data, config)
+        from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
+
         info: dict[str, Any] = dict(bound.info)
         info.setdefault("seed", raw.info.get("seed"))
         # What binding decided on the user's behalf (rows dropped) travels with the fit.
