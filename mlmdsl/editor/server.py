@@ -9,6 +9,7 @@ resets it), so a burst of keystrokes costs one compilation.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from urllib.parse import unquote, urlparse
 
@@ -178,6 +179,17 @@ def did_close(ls: MlmLanguageServer, params: lsp.DidCloseTextDocumentParams) -> 
     uri = params.text_document.uri
     ls.forget(uri)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(ls: MlmLanguageServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    """A data file changed on disk: read it again for the documents that name it."""
+    changed = {os.path.realpath(path) for c in params.changes if (path := file_path(c.uri))}
+    for uri, found in list(ls.analyses.items()):
+        if found.data is not None and os.path.realpath(found.data.path) in changed:
+            forget_data(found.data.path)
+            del ls.analyses[uri]
+            ls.publish(uri)
 
 
 # -- what a name is, where it is --
