@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from mlmdsl.compiler import ast
+from mlmdsl.compiler.families import lookup_family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Param
 from mlmdsl.editor import catalog
 from mlmdsl.editor.analysis import Analysis
@@ -85,11 +86,7 @@ def _symbol(analysis: Analysis, sym: Symbol) -> str:
     model = analysis.compiled.model
     head = f"```mlm\n{sym.name}\n```"
     if model is None:
-        where = f" (line {sym.definition.line})" if sym.definition is not None else ""
-        role = {"parameter": "parameter", "derived": "derived quantity", "outcome": "outcome (data)"}.get(
-            sym.role, "data column"
-        )
-        return f"{head}\n\n**{role}**{where}\n\n_The model has errors; more once it checks._"
+        return _unchecked(analysis, sym, head)
     param = model.param(sym.name)
     if param is not None:
         return _param(analysis, model, param, head)
@@ -97,6 +94,30 @@ def _symbol(analysis: Analysis, sym: Symbol) -> str:
     if derived is not None:
         return _derived(analysis, model, sym, head)
     return _data(analysis, model, sym, head)
+
+
+def _unchecked(analysis: Analysis, sym: Symbol, head: str) -> str:
+    """What the text alone says about a name, while the model has errors (no checked model)."""
+    role = {"parameter": "parameter", "derived": "derived quantity", "outcome": "outcome (data)"}.get(
+        sym.role, "data column, or a parameter without a prior"
+    )
+    parts = [head, f"**{role}**"]
+    program = analysis.compiled.program
+    st = sym.statement
+    if program is not None and st is not None:
+        what = "Prior" if sym.role == "parameter" else "Defined" if sym.role == "derived" else "Modelled"
+        parts.append(f"{what} (line {st.span.line}): `{program.statement_text(st)}`")
+        fam = lookup_family(st.rhs.func) if isinstance(st, ast.Sample) and isinstance(st.rhs, ast.Call) else None
+        if sym.role == "parameter" and fam is not None and fam.support in ("positive", "unit"):
+            bounds = "lower=0" if fam.support == "positive" else "lower=0, upper=1"
+            what = "positive" if fam.support == "positive" else "between 0 and 1"
+            why = f"its prior {fam.name} is on {catalog.SUPPORTS[fam.support]}"
+            parts.append(f"Constraint: `<{bounds}>`, {what}: {why}")
+    for fam_name, arg, kind, line in analysis.symbols.uses_as_argument(sym.name):
+        if st is None or line != st.span.line:
+            parts.append(f"Used as the `{arg}` of {fam_name} on line {line} ({catalog.ARG_KINDS.get(kind, kind)})")
+    parts.append("_The model has errors; more once it checks._")
+    return "\n\n".join(parts)
 
 
 def _param(analysis: Analysis, model: CheckedModel, p: Param, head: str) -> str:
