@@ -29,6 +29,7 @@ EXTRA_LINES = [
     "α̅ ~ Normal(0, 1)",
     "a[j] ~ Normal(ᾱ, σ_α) @noncentered",
     "@centered",
+    "d[j] ~ Normal(dbar, sigma_d) @centred",
     "@rows n",
     "# data: data/sleep.csv",
     "// data: sleep.csv",

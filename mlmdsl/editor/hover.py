@@ -51,7 +51,11 @@ def _describe(analysis: Analysis, occ: Occurrence) -> str | None:
     return _symbol(analysis, sym) if sym is not None else None
 
 
+_SPELLINGS = {"centred": "centered", "noncentred": "noncentered", "non_centered": "noncentered"}
+
+
 def _annotation(name: str) -> str | None:
+    name = _SPELLINGS.get(name, name)
     return {
         "centered": "`@centered`: sample these group-level effects in the centred form (on a line), "
         "or every one (alone on a line); best when the data pin each level down well",
@@ -148,6 +152,11 @@ def _param(analysis: Analysis, model: CheckedModel, p: Param, head: str) -> str:
 
 
 def _constraint(analysis: Analysis, p: Param) -> str:
+    if p.shape == "corr":
+        chol = next((c.chol for c in analysis.compiled.model.correlated if c.corr == p.name), None)
+        via = f" (sampled as its Cholesky factor `{chol}`)" if chol else ""
+        why = f"its prior {p.prior.family.name} is on correlation matrices"
+        return f"Constraint: a correlation matrix{via}, because {why}"
     if p.lower is None and p.upper is None:
         if p.ordered:
             return "Constraint: `ordered` (increasing cutpoints)"
@@ -233,8 +242,8 @@ def _stan_candidates(model: CheckedModel, name: str, param: Param | None, link: 
     names = [stan]
     if link != "identity":
         names.insert(0, f"{link}_{stan}")  # a derived quantity is kept on its link's scale
-    if param is not None and param.shape == "corr":
-        names += [c.chol for c in model.correlated if c.corr == name]
+    if param is not None and param.shape == "corr":  # the Cholesky factor is what is sampled
+        names[:0] = [c.chol for c in model.correlated if c.corr == name]
     if param is not None and param.block is not None:
         names.append(param.block.block)
     return names
