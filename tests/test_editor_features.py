@@ -16,7 +16,7 @@ from mlmdsl.editor.analysis import analyze
 from mlmdsl.editor.completion import complete
 from mlmdsl.editor.hover import hover
 from mlmdsl.editor.outline import outline
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, shared_file
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.mlm"))
 
@@ -96,6 +96,16 @@ def test_quick_fix_for_a_misspelled_column_with_data(tmp_path: Path) -> None:
     assert not [e for e in analyze(fixed, str(tmp_path / "m.mlm")).diagnostics if e.is_error]
 
 
+def test_a_note_offers_the_other_parameterization() -> None:
+    found = analyze(BASE)
+    (d,) = [d for d in found.diagnostics if d.code == "N600"]
+    (fix,) = actions.fixes(found, d)
+    after = apply(BASE, fix.edits)
+    assert "alpha[j] ~ Normal(abar, sigma_a) @centered\n" in after
+    (note,) = [d for d in analyze(after).diagnostics if d.code == "N600"]
+    assert "centred" in note.message and "non-centred" not in note.message
+
+
 def test_a_lookalike_everywhere_in_the_file() -> None:
     broken = BASE.replace("Normal(0, 1.5)", "Normal(0, \u22121.5)").replace("Normal(0, 1)", "Normal(\u22121, 1)")
     found = analyze(broken)
@@ -146,6 +156,17 @@ def test_hover_on_a_correlated_effect_and_its_correlation() -> None:
     line = text.splitlines().index("Rho ~ LKJcorr(2)") + 1
     shown, _ = hover(found, line, 1)
     assert "correlation matrix" in shown and "cholesky_factor_corr[2] L_Rho;" in shown
+
+
+def test_hover_counts_the_levels_in_the_real_data(tmp_path: Path) -> None:
+    data = shared_file("mlm.csv")
+    text = (EXAMPLES / "partial_pooling.mlm").read_text(encoding="utf-8")
+    text = f"# data: {data}\n" + text
+    found = analyze(text, str(tmp_path / "partial_pooling.mlm"))
+    assert not [d for d in found.diagnostics if d.is_error]
+    line = next(n for n, t in enumerate(text.splitlines(), start=1) if t.startswith("alpha[j]"))
+    shown, _ = hover(found, line, 1)
+    assert "One per level of `id`, 91 levels" in shown
 
 
 # ---- completion -----------------------------------------------------------------------------

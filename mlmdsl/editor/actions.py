@@ -4,6 +4,7 @@
   statement;
 - "did you mean `Normal`?" (E200-E202, E207, E300, E400): put the suggestion in place of the name;
 - "write `x[i]`" (E300, E312): replace the bare name with the indexed one;
+- "add `@centered` to the line" (N600): add it;
 - an unexpected character that looks like one the language has (E101: `−` for `-`, `∼` for `~`, a
   no-break space): replace it, here or everywhere in the file.
 
@@ -56,6 +57,7 @@ LOOKALIKES: dict[str, str] = {
 _DID_YOU_MEAN = re.compile(r"did you mean `([^`]+)`")
 _ADD_LINE = re.compile(r"add (?:a prior, e\.g\. )?`([^`]+ ~ [^`]+)`")
 _WRITE = re.compile(r"write `([^`]+)`")
+_ANNOTATE = re.compile(r"add `(@\w+)` to the line")
 _LEADING_NAME = re.compile(r"@?[^\W\d][\w.\u0300-\u036f]*")
 
 
@@ -82,6 +84,10 @@ def fixes(analysis: Analysis, d: Diagnostic) -> list[Fix]:
     m = _ADD_LINE.search(hint)
     if m:
         out.append(_add_line(analysis, m.group(1), preferred=d.code == "E300"))
+    m = _ANNOTATE.search(d.message)
+    if m and d.span.line > 0:  # N600: sample this statement the other way
+        end = Span(d.span.end_line, d.span.end_column, d.span.end_line, d.span.end_column)
+        out.append(Fix(f"Add `{m.group(1)}` to this line", ((end, f" {m.group(1)}"),)))
     m = _WRITE.search(hint)
     if m and d.span.line > 0:
         current = _span_text(analysis, d.span)
