@@ -184,6 +184,12 @@ def test_completion_after_tilde_on_a_likelihood_offers_outcome_families() -> Non
     assert items["Bernoulli"].insert_text == "Bernoulli(${1:p})"
 
 
+def test_completion_knows_the_row_letter_of_a_rows_directive() -> None:
+    items = _labels("@rows n\ny[n] ~ \n", 2, 8)
+    assert "Bernoulli" in items
+    assert "Bernoulli" not in _labels("@rows n\ny[i] ~ \n", 2, 8)
+
+
 def test_completion_right_after_tilde_inserts_a_space() -> None:
     items = _labels("sigma ~\n", 1, 8)
     assert items["Exponential"].insert_text == " Exponential(${1:lambda})"

@@ -41,15 +41,16 @@ def complete(analysis: Analysis, line: int, column: int, last_good: Analysis | N
         return _annotations(at_line_start=stripped.strip() == "@")
     if stripped.endswith("~") and "~" not in statement[:-1]:
         space = "" if before.endswith((" ", "\t")) else " "
-        return _distributions(statement[:-1], space)
+        known = analysis if analysis.compiled.program is not None or last_good is None else last_good
+        return _distributions(statement[:-1], space, known.symbols.row_letter)
     names = _names(analysis, last_good, line, column, partial)
     if statement.strip() == "":
         return names + _links()
     return names + _functions()
 
 
-def _distributions(lhs: str, space: str) -> list[Completion]:
-    outcome = re.search(r"\[\s*i\s*\]\s*$", lhs) is not None  # y[i] ~ : a likelihood
+def _distributions(lhs: str, space: str, row_letter: str) -> list[Completion]:
+    outcome = re.search(rf"\[\s*{re.escape(row_letter)}\s*\]\s*$", lhs) is not None  # y[i] ~ : a likelihood
     items = []
     for name in catalog.family_spellings():
         fam = lookup_family(name)

@@ -67,7 +67,7 @@ class SymbolTable:
     def build(analysis: Analysis) -> SymbolTable:
         program = analysis.compiled.program
         model = analysis.compiled.model
-        row = model.row_letter if model is not None else _row_letter(program)
+        row = model.row_letter if model is not None else _row_letter(program, analysis.text)
         table = SymbolTable(analysis, row, {}, [], {})
         if program is not None:
             table._define(program)
@@ -195,8 +195,11 @@ class SymbolTable:
         return found
 
 
-def _row_letter(program: ast.Program | None) -> str:
+def _row_letter(program: ast.Program | None, text: str) -> str:
+    """The row letter without a checked model: `@rows LETTER` if the text says so, else `i`."""
     for st in program.statements if program is not None else ():
         if isinstance(st, ast.Directive) and st.name == "rows" and st.arg:
             return st.arg
+    if program is None and (m := re.search(r"^[ \t]*@[ \t]*rows[ \t]+(\S+)", text, re.MULTILINE)):
+        return m.group(1)  # the text does not parse: read the directive from the line itself
     return "i"
