@@ -9,6 +9,7 @@ resets it), so a burst of keystrokes costs one compilation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from urllib.parse import unquote, urlparse
@@ -26,6 +27,7 @@ from mlmdsl.editor.analysis import Analysis, analyze, forget_data
 from mlmdsl.version import __version__
 
 DEBOUNCE_SECONDS = 0.2
+logger = logging.getLogger(__name__)
 
 _SEVERITY = {
     "error": lsp.DiagnosticSeverity.Error,
@@ -83,7 +85,19 @@ class MlmLanguageServer(LanguageServer):
         if uri not in self.workspace.text_documents:
             return
         doc = self.document(uri)
-        diags = [to_lsp_diagnostic(doc, d) for d in self.analysis(uri).diagnostics]
+        try:
+            diags = [to_lsp_diagnostic(doc, d) for d in self.analysis(uri).diagnostics]
+        except Exception as e:  # a bug in mlmdsl, not in the model: say so where the user looks
+            logger.exception("analysing %s failed", uri)
+            top = lsp.Position(line=0, character=0)
+            diags = [
+                lsp.Diagnostic(
+                    range=lsp.Range(start=top, end=top),
+                    message=f"internal error in mlm: {type(e).__name__}: {e}. A bug in mlmdsl; please report it",
+                    severity=lsp.DiagnosticSeverity.Error,
+                    source="mlm",
+                )
+            ]
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version)
         )
