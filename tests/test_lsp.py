@@ -102,23 +102,23 @@ def test_did_open_publishes_the_error_at_its_range(client: LspClient) -> None:
     assert e["range"] == {"start": {"line": 3, "character": 24}, "end": {"line": 3, "character": 31}}
 
 
-def test_diagnostics_are_those_of_mlm_check(client: LspClient, tmp_path: Path) -> None:
-    text = GOOD + "unused ~ Normal(0, 1)\n"
-    uri, diags = _open(client, "like_check.mlm", text)
-    path = tmp_path / "like_check.mlm"
-    path.write_text(text, encoding="utf-8")
+def _check_rows(path: Path) -> set[tuple]:
+    """`mlm check --format json`'s diagnostics as (range, severity, code), 0-based like LSP."""
     out = subprocess.run(
         [sys.executable, "-m", "mlmdsl.cli", "check", str(path), "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
     )
-    expected = {
+    return {
         (r["line"] - 1, r["column"] - 1, r["end_line"] - 1, r["end_column"] - 1, r["severity"], r["code"])
         for r in json.loads(out.stdout)
     }
+
+
+def _as_rows(diags: list[dict]) -> set[tuple]:
     severity = {1: "error", 2: "warning", 3: "note"}
-    got = {
+    return {
         (
             d["range"]["start"]["line"],
             d["range"]["start"]["character"],
@@ -129,7 +129,15 @@ def test_diagnostics_are_those_of_mlm_check(client: LspClient, tmp_path: Path) -
         )
         for d in diags
     }
-    assert got == expected
+
+
+def test_diagnostics_are_those_of_mlm_check(client: LspClient, tmp_path: Path) -> None:
+    text = GOOD + "unused ~ Normal(0, 1)\n"
+    uri, diags = _open(client, "like_check.mlm", text)
+    path = tmp_path / "like_check.mlm"
+    path.write_text(text, encoding="utf-8")
+    got = _as_rows(diags)
+    assert got == _check_rows(path)
     assert {c for *_, c in got} >= {"W500", "N600"}
 
 
@@ -358,6 +366,7 @@ def test_data_comment_gives_data_diagnostics(client: LspClient) -> None:
     (e,) = [d for d in diags if d["code"] == "E400"]
     assert "person" in e["message"]
     assert e["range"]["start"]["line"] == 3  # at its use in the model, not at the top
+    assert _as_rows(diags) == _check_rows(folder / "model.mlm")  # `mlm check` reads the comment too
     # A data file that is not there is reported on the comment's path.
     text = "# data: nowhere.csv\n" + GOOD
     uri, diags = _open(client, "bad_data/missing.mlm", text)
