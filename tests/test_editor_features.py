@@ -13,7 +13,7 @@ import pytest
 from mlmdsl.compiler.ast import Span
 from mlmdsl.editor import actions
 from mlmdsl.editor.analysis import analyze
-from mlmdsl.editor.completion import complete
+from mlmdsl.editor.completion import complete, signature_at
 from mlmdsl.editor.hover import hover
 from mlmdsl.editor.outline import outline
 from tests.conftest import EXAMPLES, shared_file
@@ -211,6 +211,25 @@ def test_completion_while_the_text_does_not_parse_uses_the_last_good_analysis() 
     assert broken.compiled.program is None
     labels = {c.label for c in complete(broken, 8, 16, last_good=good)}
     assert {"abar", "alpha", "sigma_a"} <= labels
+
+
+@pytest.mark.parametrize(
+    ("line", "label", "active"),
+    [
+        ("y[i] ~ Normal(", "Normal(mu, sigma)", 0),
+        ("y[i] ~ Normal(mu[i], ", "Normal(mu, sigma)", 1),
+        ("y[i] ~ Binomial(n[i], Phi(", "Phi(x)", 0),
+        ("y[i] ~ Binomial(n[i], Phi(a[id[i]]), ", "Binomial(n, p)", 2),
+        ("y[i] ~ dnorm(a[id[i], ", "Normal(mu, sigma)", 0),
+        ("mu[i] = a + b * x[i]", None, 0),
+    ],
+)
+def test_signature_help(line: str, label: str | None, active: int) -> None:
+    sig = signature_at(analyze(line + "\n"), 1, len(line) + 1)
+    if label is None:
+        assert sig is None
+    else:
+        assert sig is not None and sig.label == label and sig.active == active
 
 
 # ---- rename -------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ def test_initialize_advertises_the_features(client: LspClient) -> None:
         "codeActionProvider",
         "documentSymbolProvider",
         "documentFormattingProvider",
+        "signatureHelpProvider",
     ):
         assert caps.get(feature), feature
     assert "~" in caps["completionProvider"]["triggerCharacters"]
@@ -203,6 +204,17 @@ def test_completion_in_an_expression_offers_names_in_scope(client: LspClient) ->
     result = client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos})
     labels = {i["label"] for i in (result["items"] if isinstance(result, dict) else result)}
     assert {"abar", "sigma_a", "alpha", "exp"} <= labels
+
+
+def test_signature_help_inside_a_distribution(client: LspClient) -> None:
+    text = GOOD + "tau ~ StudentT(3, "
+    uri, _ = _open(client, "signature.mlm", text)
+    help_ = client.request(
+        "textDocument/signatureHelp",
+        {"textDocument": {"uri": uri}, "position": {"line": text.count("\n"), "character": len("tau ~ StudentT(3, ")}},
+    )
+    assert help_["signatures"][0]["label"] == "StudentT(nu, mu, sigma)"
+    assert help_["activeParameter"] == 1
 
 
 def test_formatting_returns_the_canonical_text(client: LspClient) -> None:

@@ -141,3 +141,45 @@ def _names(analysis: Analysis, last_good: Analysis | None, line: int, column: in
             if len(tok.text) > 1:
                 seen[tok.text] = Completion(tok.text, "data", "name in this file", sort="5")
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Signature:
+    label: str  # Normal(mu, sigma)
+    parameters: tuple[tuple[str, str], ...]  # (name, what it is)
+    active: int  # the argument the cursor is in
+    documentation: str = ""
+
+
+def signature_at(analysis: Analysis, line: int, column: int) -> Signature | None:
+    """The distribution or function whose argument list the cursor is in, on this line."""
+    text = analysis.lines[line - 1] if 0 < line <= len(analysis.lines) else ""
+    try:
+        tokens = [t for t in tokenize_line(text[: column - 1]) if t.kind not in {"ws", "comment"}]
+    except ValueError:
+        return None
+    stack: list[tuple[str | None, int]] = []  # open brackets: (the name called, commas so far)
+    for k, tok in enumerate(tokens):
+        if tok.text in {"(", "["}:
+            called = tokens[k - 1].text if tok.text == "(" and k and tokens[k - 1].kind == "name" else None
+            stack.append((called, 0))
+        elif tok.text in {")", "]"} and stack:
+            stack.pop()
+        elif tok.text == "," and stack:
+            called, commas = stack[-1]
+            stack[-1] = (called, commas + 1)
+    while stack:
+        called, commas = stack.pop()
+        if called is None:
+            continue
+        fam = lookup_family(called)
+        if fam is not None:
+            params = tuple((arg, catalog.ARG_KINDS.get(kind, kind)) for arg, kind in fam.args)
+            return Signature(catalog.signature(fam), params, commas, catalog.MEANINGS.get(fam.name, ""))
+        fn = FUNCTIONS.get(called)
+        if fn is not None:
+            names = ["x", "y"][: fn.arity]
+            params = tuple((n, "a number") for n in names)
+            return Signature(f"{called}({', '.join(names)})", params, commas, catalog.FUNCTION_MEANINGS.get(called, ""))
+        return None
+    return None

@@ -316,6 +316,24 @@ def on_completion(ls: MlmLanguageServer, params: lsp.CompletionParams) -> lsp.Co
 
 
 @server.feature(
+    lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
+    lsp.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[","]),
+)
+def on_signature_help(ls: MlmLanguageServer, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
+    doc = ls.document(params.text_document.uri)
+    sig = completion.signature_at(ls.analysis(doc.uri), *from_position(doc, params.position))
+    if sig is None:
+        return None
+    info = lsp.SignatureInformation(
+        label=sig.label,
+        documentation=sig.documentation or None,
+        parameters=[lsp.ParameterInformation(label=name, documentation=what) for name, what in sig.parameters],
+    )
+    active = min(sig.active, max(len(sig.parameters) - 1, 0))
+    return lsp.SignatureHelp(signatures=[info], active_signature=0, active_parameter=active)
+
+
+@server.feature(
     lsp.TEXT_DOCUMENT_CODE_ACTION,
     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]),
 )
