@@ -367,6 +367,13 @@ def test_data_comment_gives_level_counts_in_hover(client: LspClient) -> None:
     result = client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos})
     items = {i["label"]: i for i in (result["items"] if isinstance(result, dict) else result)}
     assert "x" in items and "persons.csv" in items["x"]["detail"]
+    # The comment's path: a link to the table, and a hover with its shape.
+    (link,) = client.request("textDocument/documentLink", {"textDocument": {"uri": uri}})
+    assert link["target"] == (folder / "persons.csv").as_uri()
+    hover = client.request(
+        "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 10}}
+    )
+    assert "60 rows" in hover["contents"]["value"] and "`con`" in hover["contents"]["value"]
 
 
 def test_data_comment_gives_data_diagnostics(client: LspClient) -> None:

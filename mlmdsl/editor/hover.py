@@ -10,7 +10,7 @@ from mlmdsl.compiler.families import lookup_family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Param
 from mlmdsl.editor import catalog
 from mlmdsl.editor.analysis import Analysis
-from mlmdsl.editor.symbols import Occurrence, Symbol
+from mlmdsl.editor.symbols import Occurrence, Symbol, contains
 
 _ROLE_WORDS = {
     "group": "group-level effect",
@@ -27,6 +27,8 @@ _KIND_WORDS = {
 
 def hover(analysis: Analysis, line: int, column: int) -> tuple[str, ast.Span] | None:
     """The hover text for the position (1-based line, code-point column) and the span it is about."""
+    if analysis.data is not None and contains(analysis.data.span, line, column):
+        return _data_set(analysis), analysis.data.span
     occ = analysis.symbols.at(line, column)
     if occ is None:
         return None
@@ -52,6 +54,20 @@ def _describe(analysis: Analysis, occ: Occurrence) -> str | None:
 
 
 _SPELLINGS = {"centred": "centered", "noncentred": "noncentered", "non_centered": "noncentered"}
+
+
+def _data_set(analysis: Analysis) -> str:
+    data = analysis.data
+    assert data is not None
+    head = f"**data**: `{data.path}`"
+    if data.frame is None:
+        problems = "; ".join(d.message for d in data.diagnostics) or "it could not be read"
+        return f"{head}\n\n{problems}"
+    columns = ", ".join(f"`{c}`" for c in data.columns)
+    used = f"\n\nChecked against the model: {'fits' if data.bound is not None else 'see the diagnostics'}"
+    if not analysis.compiled.ok:
+        used = "\n\nChecked against the model once the model checks."
+    return f"{head}\n\n{data.n_rows} rows; columns {columns}{used}"
 
 
 def _annotation(name: str) -> str | None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
@@ -373,6 +374,22 @@ def on_document_symbol(ls: MlmLanguageServer, params: lsp.DocumentSymbolParams) 
         )
 
     return [convert(item) for item in outline.outline(ls.analysis(doc.uri))]
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_LINK)
+def on_document_link(ls: MlmLanguageServer, params: lsp.DocumentLinkParams) -> list[lsp.DocumentLink]:
+    """The `# data: PATH` comment's path opens the table."""
+    doc = ls.document(params.text_document.uri)
+    data = ls.analysis(doc.uri).data
+    if data is None:
+        return []
+    if "://" in data.path:
+        target = data.path
+    elif os.path.exists(data.path):
+        target = Path(os.path.abspath(data.path)).as_uri()
+    else:
+        return []
+    return [lsp.DocumentLink(range=to_range(doc, data.span), target=target, tooltip="the model's data")]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
