@@ -405,3 +405,14 @@ def test_the_server_exits_cleanly_on_shutdown(tmp_path: Path) -> None:
 def test_mlm_lsp_is_a_command() -> None:
     out = subprocess.run([*mlm_command()[:-1], "lsp", "--help"], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "language server" in out.stdout
+
+
+def test_the_benchmark_runs(tmp_path: Path) -> None:
+    # benchmarks/lsp.py, once and small: it runs and reports (its goals are not asserted here).
+    from benchmarks.lsp import main, wide_model
+
+    assert 190 <= len(wide_model(200).splitlines()) <= 200
+    out = tmp_path / "lsp.json"
+    assert main(["--repeats", "1", "--lines", "40", "--json", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["startup_s"]["n"] == 1 and result["diagnostics_after_change_s"]["median"] >= -0.01
