@@ -19,16 +19,17 @@ if TYPE_CHECKING:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from mlmdsl.api import DataWarning, Model
-    from mlmdsl.backends.base import BackendError
-    from mlmdsl.posterior.report import format_report
-
     source, filename = read_model(args.model)
     if not args.data:
         args.data = data_path(source, args.model)
         if not args.data:
             return usage_error(f"{filename}: no data: give --data FILE, or name it in the model with `# data: PATH`")
         print(f"{filename}: using the data named in its `# data:` comment: {args.data}", file=sys.stderr)
+
+    from mlmdsl.api import DataWarning, Model
+    from mlmdsl.backends.base import BackendError
+    from mlmdsl.posterior.report import format_report
+
     try:
         model = Model.from_string(
             source,
