@@ -226,6 +226,17 @@ def test_extension_js_is_valid_javascript() -> None:
         pytest.skip("node is not installed")
     out = subprocess.run([node, "--check", str(VSCODE / "extension.js")], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+    # The word pattern (double-click, word completion) takes Greek and dotted names whole.
+    script = (
+        "const c = require(process.argv[1]);"
+        "const re = new RegExp(c.wordPattern.pattern, c.wordPattern.flags + 'g');"
+        "process.stdout.write(JSON.stringify('σ_α + ᾱ * use.contraception - α̅'.match(re)));"
+    )
+    out = subprocess.run(
+        [node, "-e", script, str(VSCODE / "language-configuration.json")], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["σ_α", "ᾱ", "use.contraception", "α̅"]
 
 
 # ---- VS Code's own engine (vscode-textmate + vscode-oniguruma) ------------------------------
