@@ -244,3 +244,18 @@ def test_rename_rules() -> None:
             table.rename("sigma_a", bad)
     with pytest.raises(ValueError, match="data column"):
         table.rename("id", "person")
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_renaming_any_parameter_keeps_the_model(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = analyze(text, str(path))
+    before = sorted((d.code, d.span.line) for d in found.diagnostics)
+    for sym in found.symbols.symbols.values():
+        if not sym.renamable:
+            continue
+        renamed = apply(text, tuple(found.symbols.rename(sym.name, f"{sym.name}_r")))
+        after = analyze(renamed, str(path))
+        assert after.compiled.ok, (sym.name, [d.message for d in after.diagnostics if d.is_error])
+        assert sorted((d.code, d.span.line) for d in after.diagnostics) == before, sym.name
+        assert after.compiled.model.param(f"{sym.name}_r") or after.compiled.model.derived_named(f"{sym.name}_r")
