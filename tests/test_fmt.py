@@ -44,6 +44,8 @@ CASES = [
     ("mu[i] = a +\nb * x[i]\n", "mu[i] = a +\n    b * x[i]\n"),
     ("y[i] ~ Normal(mu[i],\n\tsigma)\n", "y[i] ~ Normal(mu[i],\n    sigma)\n"),
     ("mu[i] = a \\\n  + b\n", "mu[i] = a \\\n  + b\n"),
+    ("y[i] ~ Normal(\nmu[i],\n  sigma\n)\n", "y[i] ~ Normal(\n    mu[i],\n  sigma\n)\n"),
+    ("mu[i] = a +\n  # a comment inside\n  b\n", "mu[i] = a +\n  # a comment inside\n  b\n"),
     # several statements on a line stay on it
     ("a ~ Normal(0,1);b ~ Normal(0,1)\n", "a ~ Normal(0, 1); b ~ Normal(0, 1)\n"),
     # Greek names and dotted column names are names

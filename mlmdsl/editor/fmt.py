@@ -7,7 +7,8 @@ Works on the text, token by token, because the AST keeps no comments or blank li
 - none inside brackets or before `(`/`[` of a call or an index; one after a comma or `;`;
 - ` @centered` one space before an annotation; two spaces before a trailing comment;
 - a statement starts in column 1; a continuation line (inside brackets, after an operator or a
-  comma, after a `\\`) keeps its indentation, or gets four spaces when it has none;
+  comma, after a `\\`) keeps its indentation, or gets four spaces when it has none (a closing
+  bracket may stay in column 1);
 - comments are kept as written, blank lines too (at most two in a row, none at the ends);
   long lines are left long: nothing is wrapped or joined.
 
@@ -141,7 +142,7 @@ def _layout(lines: list[str]) -> list[str]:
         indent = ""
         if continuing:
             lead = raw[: len(raw) - len(raw.lstrip(" \t\f"))].expandtabs(4).replace("\f", "")
-            indent = lead or "    "
+            indent = lead or ("" if tokens[0].text in {")", "]"} else "    ")  # a closer may stand in column 1
         parts: list[str] = []
         prev: Token | None = None
         prev_is_sign = False
