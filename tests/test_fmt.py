@@ -4,6 +4,7 @@ the command's --check / in-place / syntax-error behaviour."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,61 @@ def test_mlm_fmt_reports_a_syntax_error_and_leaves_the_file(tmp_path: Path) -> N
 def test_mlm_fmt_check_passes_on_the_examples() -> None:
     out = _mlm("fmt", "--check", *map(str, EXAMPLE_FILES))
     assert out.returncode == 0, out.stderr
+
+
+# ---- any statement, any spacing, wrapped anywhere the language allows ----------------------
+
+NAMES = st.sampled_from(["a", "b1", "σ_α", "ᾱ", "use.contraception", "x", "mu"])
+NUMBERS = st.sampled_from(["0", "1.5", ".5", "2e-3", "10"])
+
+
+def _expr(depth: int):
+    leaf = st.one_of(NAMES.map(lambda n: [n]), NUMBERS.map(lambda n: [n]), NAMES.map(lambda n: [n, "[", "i", "]"]))
+    if depth == 0:
+        return leaf
+    sub = _expr(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/", "^"]), sub).map(lambda t: [*t[0], t[1], *t[2]]),
+        sub.map(lambda e: ["-", *e] if e[0] != "-" else e),
+        sub.map(lambda e: ["(", *e, ")"]),
+        st.tuples(st.sampled_from(["exp", "log", "Phi"]), sub).map(lambda t: [t[0], "(", *t[1], ")"]),
+        st.lists(sub, min_size=1, max_size=3).map(lambda es: ["[", *sum(([*e, ","] for e in es), [])[:-1], "]"]),
+    )
+
+
+STATEMENTS = st.one_of(
+    st.tuples(NAMES, _expr(3), _expr(2)).map(
+        lambda t: [t[0], "[", "i", "]", "~", "Normal", "(", *t[1], ",", *t[2], ")"]
+    ),
+    st.tuples(NAMES, _expr(3)).map(lambda t: [t[0], "[", "i", "]", "=", *t[1]]),
+)
+_BREAK_AFTER = {"+", "-", "*", "/", "^", ",", "(", "["}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    statements=st.lists(STATEMENTS, min_size=1, max_size=4),
+    spacing=st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=1, max_size=9),
+    breaks=st.lists(st.booleans(), min_size=1, max_size=11),
+    indents=st.lists(st.sampled_from(["", " ", "    ", "\t", "         "]), min_size=1, max_size=5),
+    comments=st.lists(st.sampled_from(["", "", " # why", "  // note"]), min_size=1, max_size=5),
+)
+def test_any_statement_wrapped_anywhere_formats_idempotently(statements, spacing, breaks, indents, comments) -> None:
+    lines, k = [], 0
+    for tokens in statements:
+        text = ""
+        for j, tok in enumerate(tokens):
+            k += 1
+            gap = spacing[k % len(spacing)] if j else ""
+            word = re.compile(r"[\w.]")
+            if j and not gap and word.match(text[-1]) and word.match(tok[0]):
+                gap = " "
+            text += gap + tok
+            if tok in _BREAK_AFTER and j < len(tokens) - 1 and breaks[k % len(breaks)]:
+                text += comments[k % len(comments)] + "\n" + indents[k % len(indents)]
+        lines.append(text + comments[k % len(comments)])
+    source = "\n".join(lines) + "\n"
+    assert parse(source)[0] is not None, source
+    once = format_source(source)  # raises if the statements changed
+    assert format_source(once) == once, (source, once)
