@@ -47,13 +47,16 @@ def inputs(n_mutations: int, seed: int) -> dict[str, list[str]]:
         ]
     flat = []
     for n in (1000, 5000, 20_000):
-        flat += [_with_mu(" + ".join(["a * x[i]"] * n)), _with_mu(" - ".join(["a"] * n)), _with_mu(" * ".join(["x[i]"] * n))]
+        flat += [_with_mu(" + ".join(["a * x[i]"] * n)), _with_mu(" - ".join(["a"] * n))]
+        flat.append(_with_mu(" * ".join(["x[i]"] * n)))
     lookalike = "\u2212\u00a0\u200b\u2028\uff08\uff09\u201c\u201d\u00d7"
     return {
         "mutated examples": [mutate(rng.choice(examples), rng) for _ in range(n_mutations)],
         "deep nesting": deep,
         "long flat chains": flat,
-        "look-alikes": ["".join(rng.choice(lookalike + "y[i] ~ Normal(0, 1)\n") for _ in range(2000)) for _ in range(20)],
+        "look-alikes": [
+            "".join(rng.choice(lookalike + "y[i] ~ Normal(0, 1)\n") for _ in range(2000)) for _ in range(20)
+        ],
         "random characters": ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 400))) for _ in range(500)],
     }
 
