@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         _, bound, codes, scales, user = programs(name)
         result["stuck"][name] = {}
         for form in FORMS:
-            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in range(1, args.runs + 1)]
+            seeds = range(1, args.runs + 1)
+            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in seeds]
             summary = summarise(runs)
             result["stuck"][name][form] = {"summary": summary, "runs": runs}
             print(
@@ -170,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         _, bound, codes, scales, user = programs(name)
         row = {}
         for form in FORMS:
-            runs = [
-                one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in range(1, args.ess_seeds + 1)
-            ]
+            seeds = range(1, args.ess_seeds + 1)
+            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in seeds]
             row[form] = {"median_ess_per_s": statistics.median(r["ess_per_s"] for r in runs), "runs": runs}
         ratio = row["explicit"]["median_ess_per_s"] / row["offset_multiplier"]["median_ess_per_s"]
         row["ratio"] = ratio
