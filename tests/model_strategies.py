@@ -117,6 +117,14 @@ def _terms(draw, model: _Model) -> list[str]:
     if draw(st.booleans()):  # fixed effects per level
         model.priors.append(f"f[k] ~ Normal(0, {draw(POSITIVES)})")
         terms.append("f[treatment[i]]")
+    if draw(st.booleans()):  # per-level effects of an index computed from data (rethinking's treatment)
+        model.statements.append("cell[i] = 1 + left[i] + 2 * partner[i]")
+        model.priors.append("fc[k] ~ Normal(0, 1)")
+        terms.append("fc[cell[i]]")
+    if draw(st.booleans()):  # a scalar derived quantity
+        model.statements.append(f"bt = {draw(st.sampled_from(['2 * bq', 'exp(bq)', 'bq / 3', '-bq']))}")
+        model.priors.append("bq ~ Normal(0, 1)")
+        terms.append("bt * xt[i]")
     if draw(st.booleans()):  # correlated intercepts and slopes
         means = draw(st.sampled_from(["[0, 0]", "[mbar, 0]", "c(mbar, sbar)"]))
         if "mbar" in means:
