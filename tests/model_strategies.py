@@ -178,7 +178,12 @@ def models(draw, comments: bool = False) -> str:
                 # a second outcome on the same linked quantity
                 model.statements.insert(1, fam.template.format(y="y2", m="mu[i]"))
                 outcomes.append("y2")
-    model.priors += list(fam.extras)
+    extras = list(fam.extras)
+    if fam.name in ("Normal", "LogNormal", "Logistic") and draw(st.booleans()):
+        # a scale per level of a grouping: a vector argument beside a scalar or vector mean
+        model.statements = [line.replace(", sigma)", ", sig[hs[i]])") for line in model.statements]
+        extras = ["sig[k] ~ Exponential(1)"]
+    model.priors += extras
     # Priors and statements in any order: the language is declarative.
     order = draw(st.permutations(range(len(model.statements) + len(model.priors))))
     lines = model.statements + model.priors
