@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 
-from mlmdsl.cli import check, compare, fit, transpile
+from mlmdsl.cli import check, compare, fit, sbc, simulate, transpile
 
 # The order of `mlm --help`.
-COMMANDS = (transpile, check, fit, compare)
+COMMANDS = (transpile, check, fit, compare, simulate, sbc)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`mlm compare`: PSIS-LOO (or WAIC) comparison of models fitted to the same data."""
+"""`mlm compare`: PSIS-LOO (or WAIC, or K-fold CV) comparison of models fitted to the same data."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.models) < 2:
         return usage_error("compare needs at least two models")
+    if args.criterion == "kfold":
+        return _compare_kfold(args)
+    if args.folds is not None or args.group_folds is not None:
+        return usage_error("--folds and --group-folds need --criterion kfold")
     try:
         loaded = [_fit_for_compare(path, args) for path in args.models]
     except CompileError as e:
@@ -75,16 +79,59 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_kfold(args: argparse.Namespace) -> int:
+    """K-fold CV of every .mlm model on the same folds (one seed), on Dask (mlmdsl.calibration)."""
+    import numpy as np
+
+    from mlmdsl.api import Model
+    from mlmdsl.calibration.kfold import KfoldError, compare_kfold, kfold
+    from mlmdsl.posterior.compare import format_comparison
+
+    if not args.data:
+        return usage_error("--criterion kfold refits the models: it needs --data FILE")
+    if any(Path(p).is_dir() for p in args.models):
+        return usage_error("--criterion kfold refits the models: give .mlm files, not saved fits")
+    folds = 10 if args.folds is None else args.folds
+    if folds < 2:
+        return usage_error(f"--folds must be at least 2, got {folds}")
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    options = {k: v for k, v in sampler_options(args).items() if k != "seed"}
+    results = {}
+    try:
+        for path in args.models:
+            source, filename = read_model(path)
+            model = Model(compile_source(source, filename))
+            if not args.quiet:
+                by = f" by {args.group_folds}" if args.group_folds else ""
+                print(f"{folds}-fold cross-validation{by} of {filename} ...", file=sys.stderr)
+            results[path] = kfold(model, args.data, folds, args.group_folds, seed, **options)
+    except CompileError as e:
+        print_diagnostics(e.diagnostics, e.source, e.filename)
+        return 1
+    except KfoldError as e:
+        message = str(e)
+        if message.startswith("--"):
+            return usage_error(message)
+        print(f"mlm: error: {message}", file=sys.stderr)
+        return 1
+    names = [Path(p).stem for p in args.models]
+    named = dict(zip(names if len(set(names)) == len(names) else args.models, results.values(), strict=True))
+    print(format_comparison(compare_kfold(named)))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
-        help="compare models by PSIS-LOO (or WAIC), best first",
+        help="compare models by PSIS-LOO (or WAIC or K-fold CV), best first",
         description="Fit each .mlm model to the same data (or load fits saved with `mlm fit --out`) "
         "and print brms's loo_compare table.",
     )
     p.add_argument("models", nargs="+", help=".mlm files, or directories of saved fits")
     p.add_argument("--data", help="a CSV file or URL (needed for .mlm files)")
-    p.add_argument("--criterion", choices=["loo", "waic"], default="loo")
+    p.add_argument("--criterion", choices=["loo", "waic", "kfold"], default="loo")
+    p.add_argument("--folds", type=int, default=None, help="K for --criterion kfold (default 10)")
+    p.add_argument("--group-folds", metavar="COLUMN", help="kfold: leave out whole levels of COLUMN together")
     add_sampler_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
