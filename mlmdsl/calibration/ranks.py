@@ -25,8 +25,9 @@ _SIMULATIONS = 2000
 
 
 def histogram_bins(max_rank: int, replications: int) -> int:
-    """About 10 expected per bin, at most 20 bins, never more bins than rank values."""
-    return int(max(2, min(20, replications // 10, max_rank + 1)))
+    """About 5 expected per bin (chi-square's usual minimum), at most 20 bins, never more bins
+    than rank values."""
+    return int(max(2, min(20, replications // 5, max_rank + 1)))
 
 
 def chi_square(ranks: np.ndarray, max_rank: int, bins: int | None = None) -> float:
