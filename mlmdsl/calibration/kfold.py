@@ -218,9 +218,12 @@ def kfold(
     backend: str = "stanli",
     scheduler: str | None = None,
     workers: int | None = None,
+    client: Any = None,
 ) -> KfoldResult:
     """K-fold cross-validation of `model` on `data`; `group` leaves whole levels of that column
-    out together. The same seed gives the same folds for every model of a data set."""
+    out together. The same seed gives the same folds for every model of a data set. The K + 1
+    fits run on `client` (a dask.distributed Client), else on `scheduler`, else on a local
+    cluster of `workers` processes."""
     table = read_table(data)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
@@ -239,9 +242,12 @@ def kfold(
         int(seed),
     )
     results: list[dict[str, Any]] = []
-    with dask_client(scheduler, workers) as client:
-        tasks = [FULL, *range(K)]
+    tasks = [FULL, *range(K)]
+    if client is not None:
         run_tasks(client, fold_task, tasks, settings, coded, ids, type(model).from_string, on_result=results.append)
+    else:
+        with dask_client(scheduler, workers) as own:
+            run_tasks(own, fold_task, tasks, settings, coded, ids, type(model).from_string, on_result=results.append)
     failed = [r for r in results if r["error"]]
     if failed:
         which = "the fit to all rows" if failed[0]["fold"] == FULL else f"fold {failed[0]['fold'] + 1}"

@@ -84,7 +84,9 @@ def _compare_kfold(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mlmdsl.api import Model
-    from mlmdsl.calibration.kfold import KfoldError, compare_kfold, kfold
+    from mlmdsl.calibration.cluster import dask_client
+    from mlmdsl.calibration.kfold import KfoldError, compare_kfold, fold_ids, kfold
+    from mlmdsl.data import DataError, read_table
     from mlmdsl.posterior.compare import format_comparison
 
     if not args.data:
@@ -96,15 +98,22 @@ def _compare_kfold(args: argparse.Namespace) -> int:
         return usage_error(f"--folds must be at least 2, got {folds}")
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
     options = {k: v for k, v in sampler_options(args).items() if k != "seed"}
+    try:  # the folds are checked before any cluster starts
+        fold_ids(read_table(args.data), folds, args.group_folds, seed)
+    except DataError as e:
+        print(str(e).strip(), file=sys.stderr)
+        return 1
+    except KfoldError as e:
+        return usage_error(str(e))
     results = {}
     try:
-        for path in args.models:
-            source, filename = read_model(path)
-            model = Model(compile_source(source, filename))
-            if not args.quiet:
-                by = f" by {args.group_folds}" if args.group_folds else ""
-                print(f"{folds}-fold cross-validation{by} of {filename} ...", file=sys.stderr)
-            results[path] = kfold(model, args.data, folds, args.group_folds, seed, **options)
+        models = [Model(compile_source(*read_model(path))) for path in args.models]
+        with dask_client() as client:  # one local cluster for every model's folds
+            for path, model in zip(args.models, models, strict=True):
+                if not args.quiet:
+                    by = f" by {args.group_folds}" if args.group_folds else ""
+                    print(f"{folds}-fold cross-validation{by} of {path} ...", file=sys.stderr)
+                results[path] = kfold(model, args.data, folds, args.group_folds, seed, client=client, **options)
     except CompileError as e:
         print_diagnostics(e.diagnostics, e.source, e.filename)
         return 1
