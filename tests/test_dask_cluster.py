@@ -135,3 +135,29 @@ def test_a_killed_worker_costs_no_replication(cluster, files) -> None:
     reps = pd.read_csv(out / "replications.csv", keep_default_na=False)
     assert sorted(reps["replication"]) == list(range(1, 31))  # each exactly once
     assert (reps["error"] == "").all()
+
+
+def test_ctrl_c_keeps_what_finished_and_a_rerun_resumes(cluster, files) -> None:
+    out = files["dir"] / "interrupted"
+    run = subprocess.Popen(_sbc(files, cluster, out, 40), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = out / "replications.csv"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and run.poll() is None:
+        if done.exists() and len(done.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, "the run finished before it could be interrupted"
+    run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stdout + stderr
+    assert "interrupted after" in stderr and f"--out {out}" in stderr
+    kept = pd.read_csv(done, keep_default_na=False)
+    assert 3 <= len(kept) < 40 and len(set(kept["replication"])) == len(kept)
+    assert (out / "summary.csv").exists()
+    rerun = subprocess.run(_sbc(files, cluster, out, 40), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode in (0, 1), rerun.stdout + rerun.stderr
+    assert "40 of 40 replications" in rerun.stdout
+    final = pd.read_csv(done, keep_default_na=False)
+    assert sorted(final["replication"]) == list(range(1, 41))
+    pd.testing.assert_frame_equal(final[final["replication"].isin(kept["replication"])].reset_index(drop=True),
+                                  kept.sort_values("replication").reset_index(drop=True))

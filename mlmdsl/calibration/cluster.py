@@ -100,18 +100,28 @@ def run_tasks(
     items: Sequence[Any],
     *shared: Any,
     on_result: Callable[[Any], None],
+    on_error: Callable[[Any, BaseException], None] | None = None,
     retries: int = 0,
 ) -> None:
     """Run fn(item, *shared) for every item on the cluster, calling on_result as each finishes
-    (in completion order). Ctrl-C cancels what has not finished and re-raises."""
+    (in completion order). A task that raised, or whose workers kept dying under it (Dask's
+    KilledWorker, after the scheduler's own retries), goes to on_error(item, exception) when
+    given. Ctrl-C cancels what has not finished and re-raises."""
     from distributed import as_completed
 
     scattered = [client.scatter(s, broadcast=True) for s in shared]
-    futures = [client.submit(fn, item, *scattered, pure=False, retries=retries) for item in items]
+    futures = {client.submit(fn, item, *scattered, pure=False, retries=retries): item for item in items}
     try:
-        for future in as_completed(futures):
-            on_result(future.result())
+        for future in as_completed(list(futures)):
+            try:
+                value = future.result()
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(futures[future], exc)
+            else:
+                on_result(value)
             future.release()
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(futures))
         raise

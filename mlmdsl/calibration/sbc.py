@@ -324,7 +324,8 @@ class _Store:
                 )
             if (out / REPLICATIONS_FILE).exists():
                 reps = pd.read_csv(out / REPLICATIONS_FILE, keep_default_na=False)
-                self.rep_rows = reps.to_dict("records")
+                # Replications that failed (a sampler error, workers lost under it) are tried again.
+                self.rep_rows = reps[reps["error"].astype(str) == ""].to_dict("records")
             if (out / RANKS_FILE).exists():
                 # Ranks of a replication whose row never made it to replications.csv are redone.
                 done = self.done()
@@ -451,7 +452,10 @@ def sbc(
     try:
         if todo:
             with dask_client(scheduler, workers) as client:
-                run_tasks(client, replication, todo, settings, table, type(model).from_string, on_result=collect)
+                run_tasks(
+                    client, replication, todo, settings, table, type(model).from_string,
+                    on_result=collect, on_error=lambda rep, exc: collect(_lost(rep, exc)),
+                )
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -462,6 +466,12 @@ def sbc(
     if out_path is not None:
         result.save(out_path)
     return result
+
+
+def _lost(rep: int, exc: BaseException) -> dict[str, Any]:
+    """A replication the cluster could not finish (its workers died under it, or it raised)."""
+    text = " | ".join(line.strip() for line in f"{type(exc).__name__}: {exc}".splitlines() if line.strip())
+    return {"replication": rep, "ranks": {}, "divergences": 0, "error": text[:600], "seconds": 0.0}
 
 
 def _progress(enabled: bool, total: int, initial: int) -> Any:
