@@ -98,7 +98,7 @@ def test_mlm_compare_criterion_kfold(data, tmp_path) -> None:
     (tmp_path / "pooled.mlm").write_text(POOLED)
     cmd = [sys.executable, "-m", "mlmdsl.cli", "compare", str(tmp_path / "varying.mlm"), str(tmp_path / "pooled.mlm"),
            "--data", str(data), "--criterion", "kfold", "--folds", "3", "--group-folds", "g", "--chains", "2",
-           "--iter-warmup", "150", "--iter-sampling", "150", "--seed", "1", "--quiet"]
+           "--iter-warmup", "100", "--iter-sampling", "100", "--seed", "1", "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     header, *rows = done.stdout.strip().splitlines()

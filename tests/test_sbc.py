@@ -64,9 +64,9 @@ def test_a_correct_model_passes_and_a_rerun_resumes(files, scheduler) -> None:
     out, plots = files["dir"] / "run", files["dir"] / "plots"
     base = ["sbc", str(files["varying"]), "--data", str(files["data"]), *SHORT, "--seed", "11",
             "--scheduler", scheduler, "--out", str(out)]
-    done = mlm(*base, "--replications", "16", "--plots", str(plots))
+    done = mlm(*base, "--replications", "10", "--plots", str(plots))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "16 of 16 replications" in done.stdout and "no quantity flagged" in done.stdout
+    assert "10 of 10 replications" in done.stdout and "no quantity flagged" in done.stdout
     ranks = pd.read_csv(out / "ranks.csv")
     assert list(ranks.columns) == ["replication", "parameter", "rank", "max_rank"]
     assert set(ranks["parameter"]) == {"abar", "sigma_a", "sigma", "a[0]", "a[1]", "log_lik"}
@@ -76,16 +76,17 @@ def test_a_correct_model_passes_and_a_rerun_resumes(files, scheduler) -> None:
     assert (plots / "rank_histograms.png").exists() and (plots / "ecdf_differences.png").exists()
     first = pd.read_csv(out / "replications.csv")
 
-    more = mlm(*base, "--replications", "20")
+    more = mlm(*base, "--replications", "13")
     assert more.returncode == 0, more.stdout + more.stderr
-    assert "20 of 20 replications" in more.stdout
+    assert "13 of 13 replications" in more.stdout
+    assert "resumed: 10 replications were already done, 3 run now" in more.stdout
     again = pd.read_csv(out / "replications.csv")
-    assert sorted(again["replication"]) == list(range(1, 21))
-    # The first 16 were not refitted: their rows (with their timings) are unchanged.
-    pd.testing.assert_frame_equal(again[again["replication"] <= 16].reset_index(drop=True), first)
-    assert len(pd.read_csv(out / "ranks.csv")) == 20 * 6
+    assert sorted(again["replication"]) == list(range(1, 14))
+    # The first 10 were not refitted: their rows (with their timings) are unchanged.
+    pd.testing.assert_frame_equal(again[again["replication"] <= 10].reset_index(drop=True), first)
+    assert len(pd.read_csv(out / "ranks.csv")) == 13 * 6
 
-    other = mlm(*base[:-2], "--out", str(out), "--replications", "20", "--chains", "3")
+    other = mlm(*base[:-2], "--out", str(out), "--replications", "13", "--chains", "3")
     assert other.returncode == 2 and "different settings (chains)" in other.stderr
 
 

@@ -204,6 +204,8 @@ class SbcResult:
     requested: int
     interrupted: bool = False
     alpha: float = ALPHA
+    resumed: int = 0  # replications found in --out and not run again
+    ran: int = 0  # replications sent to the cluster by this call
     tests: list[RankTest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -245,6 +247,8 @@ class SbcResult:
             f"SBC of {s.filename}: {self.completed} of {self.requested} replications "
             f"({s.chains} chains x {s.iter_sampling} draws, thinned by {s.thin_used}: ranks 0..{s.max_rank})",
         ]
+        if self.resumed:
+            lines.append(f"resumed: {self.resumed} replications were already done, {self.ran} run now")
         if self.interrupted:
             lines.append("interrupted: the statistics use the replications that finished")
         if self.failed:
@@ -439,6 +443,7 @@ def sbc(
     design(simulate_from or model, table)  # bad data fails here, once, not in every task
     store = _Store(settings, out_path)
     todo = [r for r in range(1, replications + 1) if r not in store.done()]
+    resumed = replications - len(todo)
     interrupted = False
     bar = _progress(progress, replications, replications - len(todo))
 
@@ -462,7 +467,7 @@ def sbc(
         if bar is not None:
             bar.close()
     ranks, reps = store.frames()
-    result = SbcResult(settings, ranks, reps, replications, interrupted, alpha)
+    result = SbcResult(settings, ranks, reps, replications, interrupted, alpha, resumed, len(todo))
     if out_path is not None:
         result.save(out_path)
     return result
