@@ -24,7 +24,14 @@ def prior_predictive_figure(
     if observed is not None:
         labels = list(range(1, observed.shape[0] + 1))
         fig = ppc_figure(PPC(outcome, observed, simulated, labels, discrete), ndraws=ndraws, seed=seed)
-        fig.axes[0].set_title(f"Prior predictive check: {outcome}", fontsize=10)
+        ax = fig.axes[0]
+        ax.set_title(f"Prior predictive check: {outcome}", fontsize=10)
+        # The posterior check's "replicated" data sets are simulations from the prior here.
+        for artist in [*ax.lines, *ax.containers]:
+            label = str(artist.get_label())
+            if label.startswith("replicated"):
+                artist.set_label(label.replace("replicated", "simulated from the prior", 1))
+        ax.legend(fontsize=8, frameon=False)
         return fig
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()

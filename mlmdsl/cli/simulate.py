@@ -21,9 +21,10 @@ def _summary(pp) -> str:  # noqa: ANN001 - a PriorPredictive
             values = np.asarray(ds[name].values, dtype=float).reshape(-1)
             what = "outcome (all rows)" if group == "prior_predictive" else "parameter"
             q = np.quantile(values, [0.025, 0.5, 0.975])
-            rows.append({"": name, "kind": what, "mean": values.mean(), "sd": values.std(ddof=1),
+            rows.append({"quantity": name, "kind": what, "mean": values.mean(), "sd": values.std(ddof=1),
                          "Q2.5": q[0], "Q50": q[1], "Q97.5": q[2]})
-    table = pd.DataFrame(rows).set_index("")
+    table = pd.DataFrame(rows).set_index("quantity")
+    table.index.name = None
     return table.to_string(float_format=lambda v: f"{v:.3g}")
 
 
