@@ -18,6 +18,7 @@ from mlmdsl.compiler.schema import OutputSchema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlmdsl.calibration.prior import PriorPredictive
     from mlmdsl.data import BoundData
     from mlmdsl.posterior.fit import Fit
 
@@ -235,6 +236,15 @@ class Model:
             model_source=self.source,
             data=data,
         )
+
+    def prior_predictive(
+        self, data: pd.DataFrame | str | Path, draws: int = 1000, seed: int | None = None
+    ) -> PriorPredictive:
+        """Parameters drawn from their priors and outcomes simulated on `data`'s design, without
+        MCMC (see mlmdsl.calibration.prior): `.idata` has `prior` and `prior_predictive` groups."""
+        from mlmdsl.calibration.prior import prior_predictive
+
+        return prior_predictive(self, data, draws=draws, seed=seed)
 
     def schema_for(self, bound: BoundData) -> OutputSchema:
         """The compiler's output schema with the data's labels filled in."""
