@@ -18,11 +18,13 @@ from mlmdsl.compiler.ir import (
     DataVar,
     Derived,
     Likelihood,
+    Modelled,
     Ordinal,
     Param,
     Prior,
 )
 from mlmdsl.compiler.passes.constraints import bounds
+from mlmdsl.compiler.passes.modelled import modelled_names
 from mlmdsl.compiler.passes.noncentering import block_note, centered_choice, choose
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym, index_column
 
@@ -37,6 +39,7 @@ class _Builder:
         self.dims_taken: set[str] = set()
         self.blocks: dict[str, Correlated] = {}
         self.ordinals: tuple[Ordinal, ...] = ()
+        self.modelled: tuple[Modelled, ...] = ()
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -49,6 +52,7 @@ class _Builder:
         self.ordinals = self.build_ordinals(stan_names)
         derived = self.build_derived(stan_names)
         params = self.build_params(stan_names)
+        self.modelled = self.build_modelled(stan_names)
         data = self.build_data(stan_names, derived)
         likelihoods = tuple(
             Likelihood(st.targets[0], st.family, st.args, st.node)  # type: ignore[arg-type]
@@ -70,7 +74,32 @@ class _Builder:
             letters,  # type: ignore[arg-type]
             tuple(dict.fromkeys(self.blocks.values())),
             self.ordinals,
+            self.modelled,
         )
+
+    def build_modelled(self, stan: dict[str, str]) -> tuple[Modelled, ...]:
+        out = []
+        for name in modelled_names(self.ctx):
+            st = self.ctx.defined[name]
+            assert st.family is not None
+            lower, upper, _ = bounds(self.ctx, self.ctx.syms[name], st)
+            s = stan[name]
+            out.append(
+                Modelled(
+                    name,
+                    s,
+                    self.ctx.names.fresh(f"{s}_data"),
+                    self.ctx.names.fresh(f"N_{s}_missing"),
+                    self.ctx.names.fresh(f"{s}_missing_rows"),
+                    self.ctx.names.fresh(f"{s}_impute"),
+                    self.dim_name(f"{name}_missing"),
+                    st.node.span.line,
+                    st.family.discrete,
+                    lower,
+                    upper,
+                )
+            )
+        return tuple(out)
 
     def dim_name(self, base: str) -> str:
         """An output dim name unique among dims, groupings and the model's names (xarray
@@ -197,7 +226,7 @@ class _Builder:
                     shape = "sized"
                 lower, upper, ordered = bounds(self.ctx, sym, st)
                 noncentered = None
-                if shape == "group" and st.kind == "group_prior":
+                if shape == "group" and st.kind == "group_prior" and not st.sum_to_zero:
                     noncentered = choose(self.ctx, sym, st, lower, upper)
                 if shape == "group" and st.kind == "joint_prior":
                     lower = upper = None  # a column of the block's matrix, unconstrained
@@ -222,6 +251,7 @@ class _Builder:
                         st.node.span.line,
                         dim,
                         self.blocks.get(name) if st.kind == "joint_prior" else None,
+                        sum_to_zero=st.sum_to_zero and shape == "group",
                     )
                 )
         return tuple(_declaration_order(params))
@@ -264,7 +294,9 @@ class _Builder:
                 st = outcomes[name]
                 fam = st.family
                 discrete = bool(fam and fam.discrete)
-                out.append(DataVar(name, stan[name], ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
+                # A modelled column's data are its observed values; its own name is the merged vector.
+                stan_y = next((c.values for c in self.modelled if c.name == name and not c.discrete), stan[name])
+                out.append(DataVar(name, stan_y, ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
                 continue
             if sym.role == "derived":
                 d = derived_by_name.get(name)

@@ -14,6 +14,8 @@ from mlmdsl.compiler.families import FUNCTIONS, LINKS, Family, family_names, loo
 from mlmdsl.compiler.ir import ROWS
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym, Use, index_column
 
+SUM_TO_ZERO = "sum_to_zero"
+
 # A prior to suggest for a parameter that has none, by the distribution slot it fills.
 _EXAMPLE_PRIOR = {
     "scale": "Exponential(1)",
@@ -45,6 +47,7 @@ def read_statements(ctx: Context) -> None:
             continue
         if stmt is not None:
             stmt.centered = annotations(ctx, node)
+            stmt.sum_to_zero = any(a.name == SUM_TO_ZERO for a in node.annotations)
             ctx.stmts.append(stmt)
 
 
@@ -75,8 +78,10 @@ def annotations(ctx: Context, node: ast.Sample | ast.Assign) -> bool | None:
             centered = True
         elif a.name in ("noncentered", "noncentred", "non_centered"):
             centered = False
-        else:
-            ctx.err("E207", f"unknown annotation `@{a.name}`", a.span, "known: @centered, @noncentered")
+        elif a.name != SUM_TO_ZERO:  # checked with the effect it constrains (passes/effects.py)
+            ctx.err(
+                "E207", f"unknown annotation `@{a.name}`", a.span, "known: @centered, @noncentered, @sum_to_zero"
+            )
     return centered
 
 

@@ -33,6 +33,7 @@ class Stmt:
     link: str = "identity"
     rhs: ast.Expr | None = None
     centered: bool | None = None  # per-statement @centered / @noncentered
+    sum_to_zero: bool = False  # `@sum_to_zero` on an index-effect line
 
     @property
     def exprs(self) -> tuple[ast.Expr, ...]:
