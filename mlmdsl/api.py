@@ -193,6 +193,7 @@ class Model:
         The choice and its reason are in `fit.data_info["parameterization"]`."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
+        from mlmdsl.data.matrices import split_data
         from mlmdsl.posterior.fit import Fit
 
         bound = self.bind(data, drop_missing=drop_missing)
@@ -224,7 +225,7 @@ class Model:
             stan_code=model.stan_code(),
             data_info=info,
             model_source=self.source,
-            data=data,
+            data=split_data(data)[0],  # the table; matrices beside it are in the Stan data
         )
 
     def schema_for(self, bound: BoundData) -> OutputSchema:

@@ -18,6 +18,7 @@ from mlmdsl.compiler.passes import (
     constraints,
     domains,
     effects,
+    gp,
     lints,
     modelled,
     roles,
@@ -53,6 +54,7 @@ def run(ctx: Context) -> CheckedModel | None:
     structures.run(ctx)
     effects.run(ctx)
     modelled.run(ctx)
+    gp.run(ctx)
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)
     roles.require_likelihood(ctx)

@@ -114,6 +114,30 @@ class Modelled:
 
 
 @dataclass(frozen=True)
+class GaussianProcess:
+    """`k[j] ~ MVNormal(mean, K)` with `K = cov_GPL2(Dmat, etasq, rhosq, delta)` (compiler/gp.py).
+
+    Lowered non-centred through the Cholesky factor of K: k = mean + cholesky_decompose(K) * z,
+    z standard normal; the matrix is data, one row and column per level of the grouping.
+    """
+
+    effect: str  # user name of the effect (k)
+    grouping: str
+    kernel: str  # "cov_GPL2" or "cov_GPL1"
+    cov: str  # user name of the kernel (K)
+    matrix: str  # user name of the distance matrix (Dmat)
+    matrix_stan: str
+    etasq: ast.Expr
+    rhosq: ast.Expr
+    delta: ast.Expr
+    mean: ast.Expr
+    stmt: ast.Sample
+    kernel_stmt: ast.Assign
+    z: str  # Stan name of the standard-normal vector
+    chol: str  # Stan name of the Cholesky factor (a local)
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     stan: str
@@ -134,6 +158,8 @@ class Param:
     block: Correlated | None = None
     # Shape "group": `@sum_to_zero`, declared as Stan's sum_to_zero_vector (centred).
     sum_to_zero: bool = False
+    # Shape "group": the effect of a Gaussian process, built from its kernel (transformed).
+    gp: GaussianProcess | None = None
 
     @property
     def is_noncentered(self) -> bool:
@@ -177,6 +203,7 @@ class CheckedModel:
     correlated: tuple[Correlated, ...] = ()
     ordinals: tuple[Ordinal, ...] = ()
     modelled: tuple[Modelled, ...] = ()
+    gps: tuple[GaussianProcess, ...] = ()
 
     def modelled_named(self, name: str) -> Modelled | None:
         """The imputable modelled column of that name (a discrete one is read as data)."""

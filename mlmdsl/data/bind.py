@@ -27,7 +27,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, suggest, warning
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived
-from mlmdsl.data import constancy, estimable, levels, modelled, support
+from mlmdsl.data import constancy, estimable, levels, matrices, modelled, support
 from mlmdsl.data.levels import Coding, coding
 from mlmdsl.data.messages import DataError, count, name_list, rows_text, show
 from mlmdsl.data.read import DUPLICATES_ATTR, SOURCE_ATTR, read_table
@@ -55,12 +55,17 @@ class BoundData:
 def bind(
     model: CheckedModel, data: pd.DataFrame | str | Path, *, drop_missing: bool = False
 ) -> BoundData:
-    """Check `data` against the model and build the Stan data; DataError lists every problem."""
+    """Check `data` against the model and build the Stan data; DataError lists every problem.
+    `data` may be a mapping {"table": table, "Dmat": matrix, ...} with the matrices a model's
+    Gaussian processes use (data/matrices.py)."""
+    data, supplied = matrices.split_data(data)
     try:
         df = read_table(data)
     except DataError as exc:  # re-raised with the model, so it renders as FILE:LINE like the rest
         raise DataError(exc.diagnostics, model.program.source, model.program.filename) from None
-    return _Binder(model, df, drop_missing).run()
+    binder = _Binder(model, df, drop_missing)
+    binder.matrices = supplied
+    return binder.run()
 
 
 @dataclass
@@ -93,6 +98,8 @@ class _Binder:
         self.categories: dict[str, list] = {}  # ordered outcome -> its categories, in order
         self.reported_infinite: set[str] = set()
         self.imputed: dict[str, np.ndarray] = {}  # modelled column -> rows of its missing cells
+        self.matrices: dict[str, Any] = {}  # supplied beside the table, by name
+        self.matrix_data: dict[str, np.ndarray] = {}
 
     # -- the pipeline ------------------------------------------------------------------
     def run(self) -> BoundData:
@@ -110,6 +117,9 @@ class _Binder:
         for name in self.m.groupings:
             self.coding[name] = self.code_grouping(name)
         arrays = [self.bind_var(dv) for dv in self.m.data]
+        levels_of = {name: c.levels for name, c in self.coding.items() if c is not None}
+        self.matrix_data, found = matrices.bind_matrices(self.m, self.matrices, levels_of)
+        self.diags += found
         if any(d.is_error for d in self.diags):
             self.fail(self.diags)
         self.diags += estimable.warnings(self.m, self.coding, arrays, self.source, len(self.df))
@@ -133,6 +143,7 @@ class _Binder:
                 observed[dv.name] = values
         labels = {name: c.levels for name, c in self.coding.items() if c is not None}
         labels.update(self.m.dim_labels())
+        stan_data.update(self.matrix_data)
         for c in self.m.modelled:
             if c.name in self.imputed:
                 stan_data.update(modelled.stan_data(self, c, self.imputed[c.name]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, Correlated, DataVar, Param
-from mlmdsl.compiler.lower import modelled
+from mlmdsl.compiler.lower import gp, modelled
 from mlmdsl.compiler.lower.expressions import Expressions
 from mlmdsl.compiler.lower.program import Line, stan_number
 
@@ -24,6 +24,7 @@ class Declarations(Expressions):
                 out.append(self.data_line(dv))
             if dv.kind == "outcome" and (c := self.m.modelled_named(dv.name)) is not None:
                 out += modelled.data_lines(c)
+        out += gp.data_lines(self.m, self.size_of)
 
     def data_line(self, dv: DataVar) -> Line:
         n = self.size_of(dv.level)
@@ -66,6 +67,10 @@ class Declarations(Expressions):
         for p in self.m.params:
             if p.block is not None:
                 continue  # a column of its block's matrix: a transformed parameter
+            if p.gp is not None:
+                what = f"line {p.line}; standard normal of {p.name} (Gaussian process, non-centred)"
+                self.out.parameters.append(Line(f"vector[{self.size_of(p.domain)}] {p.gp.z};", what))
+                continue
             if self.explicit_noncentered(p):
                 z = self.standard_name(p)
                 std = "standard normal" if p.prior.family.name == "Normal" else f"standard {p.prior.family.name}"

@@ -29,6 +29,9 @@ class Expressions:
                 self.names.reserve(generated)
         for o in model.ordinals:
             self.names.reserve(o.stan_k)
+        for g in model.gps:
+            self.names.reserve(g.z)
+            self.names.reserve(g.chol)
         for c in model.modelled:
             for generated in (c.values, c.n_missing, c.missing_rows, c.impute):
                 self.names.reserve(generated)

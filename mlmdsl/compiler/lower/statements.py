@@ -63,6 +63,9 @@ class Statements(GlmPlanning):
             st = p.prior.stmt
             if p.block is not None:
                 continue
+            if p.gp is not None:
+                statements.append((st.span.line, [Line(f"{p.gp.z} ~ std_normal();", stmt_comment(self.m, st))]))
+                continue
             if self.explicit_noncentered(p):
                 statements.append((st.span.line, [Line(self.standard_statement(p), stmt_comment(self.m, st))]))
                 continue

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mlmdsl.compiler import ast
+from mlmdsl.compiler import ast, gp
 from mlmdsl.compiler.ir import (
     ROWS,
     CheckedModel,
     Correlated,
     DataVar,
     Derived,
+    GaussianProcess,
     Likelihood,
     Modelled,
     Ordinal,
@@ -40,6 +41,7 @@ class _Builder:
         self.blocks: dict[str, Correlated] = {}
         self.ordinals: tuple[Ordinal, ...] = ()
         self.modelled: tuple[Modelled, ...] = ()
+        self.gps: dict[str, GaussianProcess] = {}
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -51,6 +53,7 @@ class _Builder:
         self.blocks = self.build_blocks(stan_names)
         self.ordinals = self.build_ordinals(stan_names)
         derived = self.build_derived(stan_names)
+        self.gps = self.build_gps(stan_names)
         params = self.build_params(stan_names)
         self.modelled = self.build_modelled(stan_names)
         data = self.build_data(stan_names, derived)
@@ -75,7 +78,37 @@ class _Builder:
             tuple(dict.fromkeys(self.blocks.values())),
             self.ordinals,
             self.modelled,
+            tuple(self.gps.values()),
         )
+
+    def build_gps(self, stan: dict[str, str]) -> dict[str, GaussianProcess]:
+        out: dict[str, GaussianProcess] = {}
+        for st in self.ctx.stmts:
+            if st.family is not gp.GP_FAMILY:
+                continue
+            mean, cov = st.args
+            kst = self.ctx.defined[cov.id]  # type: ignore[union-attr]
+            call = kst.rhs
+            assert isinstance(call, ast.Call)
+            dist, etasq, rhosq, delta = call.args
+            name = st.targets[0]
+            out[name] = GaussianProcess(
+                name,
+                self.ctx.letter_domain(st),  # type: ignore[arg-type]
+                call.func,
+                cov.id,  # type: ignore[union-attr]
+                dist.id,  # type: ignore[union-attr]
+                stan[dist.id],  # type: ignore[union-attr]
+                etasq,
+                rhosq,
+                delta,
+                mean,
+                st.node,  # type: ignore[arg-type]
+                kst.node,  # type: ignore[arg-type]
+                self.ctx.names.fresh(f"z_{stan[name]}"),
+                self.ctx.names.fresh(f"L_{stan[cov.id]}"),  # type: ignore[union-attr]
+            )
+        return out
 
     def build_modelled(self, stan: dict[str, str]) -> tuple[Modelled, ...]:
         out = []
@@ -252,6 +285,7 @@ class _Builder:
                         dim,
                         self.blocks.get(name) if st.kind == "joint_prior" else None,
                         sum_to_zero=st.sum_to_zero and shape == "group",
+                        gp=self.gps.get(name) if st.family is gp.GP_FAMILY else None,
                     )
                 )
         return tuple(_declaration_order(params))
@@ -270,9 +304,12 @@ class _Builder:
                             roles[n] = ("cutpoints", None)
         for st in self.ctx.stmts:
             if st.kind in ("group_prior", "joint_prior"):
+                args = list(st.args)
+                if st.family is gp.GP_FAMILY and st.targets[0] in self.gps:
+                    args.append(self.ctx.defined[self.gps[st.targets[0]].cov].rhs)
                 hyper = {
                     n
-                    for a in st.args
+                    for a in args
                     for n in ast.names_in(a)
                     if self.ctx.syms.get(n, Sym("", "")).role == "param"
                 }
