@@ -154,3 +154,22 @@ def _matrix(
         )
         return None
     return d
+
+
+def matrix_option(text: str) -> tuple[str, pd.DataFrame]:
+    """`NAME=FILE.csv` (the command line's --data-matrix): the name and the matrix read.
+    ValueError says what is wrong, for the command line to report with the flag."""
+    name, sep, path = text.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ValueError(f"expected NAME=FILE.csv, got {text!r}")
+    try:
+        return name.strip(), read_matrix(path.strip())
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read {path.strip()!r} as a matrix: {exc}") from None
+
+
+def with_matrices(table: Any, named: list[tuple[str, pd.DataFrame]] | None) -> Any:
+    """The table alone, or {"table": table, NAME: matrix, ...} when matrices were given."""
+    if not named:
+        return table
+    return {TABLE_KEY: table, **dict(named)}
