@@ -20,7 +20,6 @@ from mlmdsl.compiler.passes import (
     effects,
     gp,
     lints,
-    modelled,
     roles,
     shapes,
     structures,
@@ -53,7 +52,6 @@ def run(ctx: Context) -> CheckedModel | None:
     shapes.run(ctx)
     structures.run(ctx)
     effects.run(ctx)
-    modelled.run(ctx)
     gp.run(ctx)
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)

@@ -126,7 +126,7 @@ def _matrix(
         if array.shape[0] != k:
             fail(
                 f"`{name}` is {array.shape[0]} x {array.shape[0]} but `{g.grouping}` has {k} levels in the data",
-                f"give one row and one column per level, in sorted order, or pass a DataFrame labelled by the levels",
+                "give one row and one column per level, in sorted order, or pass a DataFrame labelled by the levels",
             )
             return None
         frame = pd.DataFrame(array, index=lv, columns=lv)
@@ -138,7 +138,8 @@ def _matrix(
     bad = ~np.isfinite(d)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        fail(f"`{name}` has {show(d[r, c])} at row {show(lv[r])}, column {show(lv[c])}: distances must be finite numbers")
+        where = f"row {show(lv[r])}, column {show(lv[c])}"
+        fail(f"`{name}` has {show(d[r, c])} at {where}: distances must be finite numbers")
         return None
     if (d < 0).any():
         r, c = np.argwhere(d < 0)[0]

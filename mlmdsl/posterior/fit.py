@@ -37,6 +37,7 @@ with warnings.catch_warnings():
 
 from mlmdsl.backends.base import RawFit, SampleConfig
 from mlmdsl.compiler.schema import OutputSchema, OutputVar
+from mlmdsl.posterior.imputed import with_empty_variables
 
 if TYPE_CHECKING:
     from mlmdsl.compiler.ir import CheckedModel
@@ -200,6 +201,7 @@ class Fit:
         `data` (the table fitted, or its path) is predict()'s default newdata and what the
         shrinkage plot averages. Both are saved with the fit.
         """
+        raw = with_empty_variables(raw, schema)  # a modelled column with no missing cell
         dropped = _check_raw(raw, schema)
         observed_arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in observed.items()}
         for name, arr in observed_arrays.items():
