@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import mlmdsl
 from mlmdsl.compiler import compile_source
 from mlmdsl.data import bind
+from mlmdsl.posterior.predict import PredictionError
 from tests.test_coverage_structures import assert_recovers, fit_model, labels_of
 
 IMPUTE = """\
@@ -61,6 +63,15 @@ def test_imputation_recovers_the_missing_cells_and_the_column() -> None:
     # LOO is about K alone; the imputed cells are parameters of it.
     assert fit.idata.log_likelihood["K"].shape[-1] == len(df)
     assert set(fit.idata.posterior["B"].coords["B_missing"].values) == {f"row {r}" for r in missing}
+    # Predictions for the fitted rows use the imputed draws where B is missing: wider there.
+    pred = fit.predict()
+    assert list(pred.columns[:2]) == ["K", "B"] and np.isfinite(pred["Estimate"]).all()
+    err = pred["Est.Error"].to_numpy()
+    observed = np.setdiff1d(np.arange(len(df)), missing)
+    assert err[missing].mean() > 2 * err[observed].mean()
+    new = df.iloc[missing[:2]].set_axis([1000, 1001])
+    with pytest.raises(PredictionError, match="row 1000, row 1001"):
+        fit.predict(new)
 
 
 def test_measurement_error_recovers_the_slope() -> None:

@@ -37,6 +37,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
+from mlmdsl.posterior.imputed import merged_column
 
 if TYPE_CHECKING:
     import arviz as az
@@ -232,8 +233,8 @@ def _group_modes(groups: Mode | Mapping[str, Mode], model: CheckedModel) -> dict
 
 
 def _likelihoods(model: CheckedModel, outcome: str | None) -> list[Likelihood]:
-    if outcome is None:
-        return list(model.likelihoods)
+    if outcome is None:  # a modelled column is a parameter of the others, not predicted itself
+        return [lk for lk in model.likelihoods if model.modelled_named(lk.outcome) is None]
     chosen = [lk for lk in model.likelihoods if lk.outcome == outcome]
     if not chosen:
         known = ", ".join(lk.outcome for lk in model.likelihoods)
@@ -400,7 +401,17 @@ class _Predictor:
             return self.param_draws(self.params[name])
         if name in self.derived:
             return self.derived_value(self.derived[name], ROWS)
+        if self.m.modelled_named(name) is not None and name in self.table.columns:
+            return self.modelled(name)
         return self.column(name, f"`{name}`")
+
+    def modelled(self, name: str) -> np.ndarray:
+        posterior = self.fit.idata.posterior[name]
+        labels = posterior.coords[posterior.dims[-1]].values.tolist()
+        try:
+            return merged_column(self.table[name], self.posterior(name), labels, name)
+        except ValueError as exc:
+            raise PredictionError(str(exc)) from None
 
     def letter(self, stmt: ast.Sample | ast.Assign) -> str:
         return self.m.statement_letters.get(id(stmt), self.m.row_letter)
