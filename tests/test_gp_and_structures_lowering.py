@@ -32,6 +32,12 @@ ROWS = [
         ["x_rep", "log_lik_x", "to_matrix(x)"],
     ),
     (
+        "a quantity computed from a modelled column is not data",
+        BASE + "mu[i] = a + bx * xc[i]\nxc[i] = x[i] - 0.5\nx[i] ~ Normal(nu, tau)\na ~ Normal(0, 1)\nbx ~ Normal(0, 1)\nnu ~ Normal(0, 1)\ntau ~ Exponential(1)\n",
+        ["  vector[N] xc = x - 0.5;"],
+        ["transformed data"],
+    ),
+    (
         "positive modelled column keeps its support",
         BASE + "mu[i] = a + bx * x[i]\nx[i] ~ LogNormal(nu, tau)\na ~ Normal(0, 1)\nbx ~ Normal(0, 1)\nnu ~ Normal(0, 1)\ntau ~ Exponential(1)\n",
         ["vector<lower=0>[N_x_missing] x_impute;"],
