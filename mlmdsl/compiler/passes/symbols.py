@@ -166,7 +166,9 @@ class Context:
     def is_data_expr(self, e: ast.Expr) -> bool:
         for n in ast.names_in(e):
             sym = self.syms.get(n)
-            if sym is not None and (sym.role == "param" or (sym.role in ("derived", "outcome") and self.depends_on_params(n))):
+            if sym is None:
+                continue
+            if sym.role == "param" or (sym.role in ("derived", "outcome") and self.depends_on_params(n)):
                 return False
         return True
 
