@@ -53,6 +53,9 @@ CODES: dict[str, str] = {
     "E318": "outcome-depends-on-parameters",
     "E319": "effects-on-different-groupings",
     "E320": "vector-argument-expected",
+    # issue 14's structures (passes/effects.py, passes/gp.py)
+    "E330": "bad-sum-to-zero",
+    "E331": "bad-gaussian-process",
     # data
     "E400": "missing-column",
     "E401": "missing-values",
@@ -63,6 +66,7 @@ CODES: dict[str, str] = {
     "E406": "data-unreadable",
     "E407": "nested-group-not-unique",
     "E408": "not-finite",
+    "E420": "bad-matrix",  # a matrix beside the table (data/matrices.py)
     # warnings
     "W500": "unused-parameter",
     "W501": "unused-quantity",
