@@ -5,7 +5,8 @@
 The shapes follow the lecture's data: mlm.csv (persons measured repeatedly), rethinking's
 chimpanzees (actors x blocks, four treatments), lme4's sleepstudy, rethinking's Trolley, Kline
 and bangladesh; the rest are small designs for the other structures (nested groupings,
-person x item, signal detection, Gamma/Beta/cloglog outcomes). The real files are in
+person x item, signal detection, Gamma/Beta/cloglog outcomes, missing cells and measurement
+error, heavy-tailed groups, sites with a distance matrix for a Gaussian process). The real files are in
 ../shared/data or the rethinking package; see the README for how to fit those instead.
 """
 

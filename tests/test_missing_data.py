@@ -18,6 +18,7 @@ import mlmdsl
 from mlmdsl.compiler import compile_source
 from mlmdsl.data import bind
 from mlmdsl.posterior.predict import PredictionError
+from mlmdsl.posterior.report import format_report
 from tests.test_coverage_structures import assert_recovers, fit_model, labels_of
 
 IMPUTE = """\
@@ -63,6 +64,7 @@ def test_imputation_recovers_the_missing_cells_and_the_column() -> None:
     # LOO is about K alone; the imputed cells are parameters of it.
     assert fit.idata.log_likelihood["K"].shape[-1] == len(df)
     assert set(fit.idata.posterior["B"].coords["B_missing"].values) == {f"row {r}" for r in missing}
+    assert f"{len(missing)} missing cells of B imputed (B[row {missing[0]}]," in format_report(fit)
     # Predictions for the fitted rows use the imputed draws where B is missing: wider there.
     pred = fit.predict()
     assert list(pred.columns[:2]) == ["K", "B"] and np.isfinite(pred["Estimate"]).all()
