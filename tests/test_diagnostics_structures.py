@@ -159,6 +159,14 @@ def test_data_error(what: str, model: str, data, code: str, words: list[str]) ->
     assert all(d.span.line > 0 for d in found if "uses no matrix" not in d.message), f"{what}: not located"
 
 
+def test_group_effect_named_like_a_column_warns() -> None:
+    text = "y[i] ~ Normal(mu[i], 1)\nmu[i] = z[g[i]]\nz[j] ~ Normal(nu, 1)\nnu ~ Normal(0, 1)\n"
+    df = pd.DataFrame({"y": [0.1, 0.2, 0.3, 0.4], "g": [1, 1, 2, 2], "z": [1.0, 1.0, np.nan, np.nan]})
+    warned = [d for d in bind(compile_source(text).model, df).diagnostics if d.code == "W520"]
+    assert warned and "not read" in warned[0].message and (warned[0].span.line, warned[0].span.column) == (3, 1)
+    assert not [d for d in bind(compile_source(text).model, df.drop(columns="z")).diagnostics if d.code == "W520"]
+
+
 def test_matrix_labelled_in_any_order_binds_in_level_order() -> None:
     compiled = compile_source(GP)
     d = _dist()

@@ -76,6 +76,7 @@ CODES: dict[str, str] = {
     "W505": "dropped-rows",
     "W506": "empty-category",
     "W507": "cannot-estimate",
+    "W520": "column-shadowed",  # a group effect named like a column (data/modelled.py)
     # notes
     "N600": "parameterization",
 }

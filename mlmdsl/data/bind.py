@@ -123,6 +123,7 @@ class _Binder:
         if any(d.is_error for d in self.diags):
             self.fail(self.diags)
         self.diags += estimable.warnings(self.m, self.coding, arrays, self.source, len(self.df))
+        self.diags += modelled.shadowed_columns(self.m, [str(c) for c in self.df.columns])
         return self.result(arrays)
 
     def fail(self, diags: list[Diagnostic]) -> NoReturn:

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlmdsl.compiler.diagnostics import Diagnostic, error
+from mlmdsl.compiler.diagnostics import Diagnostic, error, warning
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Modelled
 from mlmdsl.data.messages import count, rows_text
+
+# A group effect named like a column of the table, which is then not read.
+SHADOWED = "W520"
 
 if TYPE_CHECKING:
     from mlmdsl.data.bind import _Binder
@@ -90,3 +93,25 @@ def stan_data(b: _Binder, c: Modelled, rows: np.ndarray) -> dict[str, Any]:
 def labels(b: _Binder, rows: np.ndarray) -> list[str]:
     index = b.df.index.tolist()
     return [f"row {index[r - 1]}" for r in rows]
+
+
+def shadowed_columns(m: CheckedModel, columns: list[str]) -> list[Diagnostic]:
+    """W520: a group effect named like a column of the table. `z[j] ~ Normal(nu, tau)` makes `z`
+    a parameter per level, so the column is not read; imputing the missing levels of a
+    group-level column (a modelled column at group level) is not supported yet."""
+    out = []
+    present = set(columns)
+    for p in m.params:
+        if p.shape != "group" or p.name not in present or p.block is not None:
+            continue
+        out.append(
+            warning(
+                SHADOWED,
+                f"the data has a column `{p.name}`, but `{p.name}[j] ~ {p.prior.family.name}(...)` "
+                f"(line {p.line}) makes `{p.name}` a parameter per level of `{p.domain}`, so the column is not read",
+                p.prior.stmt.lhs.span,
+                "rename the effect if the column is unrelated; a group-level column with missing levels "
+                "cannot be modelled (imputed) yet",
+            )
+        )
+    return out
