@@ -44,3 +44,16 @@ def test_kline_islands_with_the_published_distances() -> None:
         "rethinking's islandsDistMatrix is not in ../shared/data and its published values could not "
         "be found to rebuild it; the GP is recovered on simulated points above"
     )
+
+
+def test_example_fits_from_its_files() -> None:
+    """examples/gp_sites.mlm on the simulated files, the matrix read as --data-matrix reads it:
+    the Poisson model of m14.8 recovers the simulation's etasq, rhosq and elasticity b."""
+    from mlmdsl.data.matrices import read_matrix, with_matrices
+    from tests.conftest import EXAMPLES
+
+    text = (EXAMPLES / "gp_sites.mlm").read_text()
+    folder = EXAMPLES / "data"
+    data = with_matrices(str(folder / "gp_sites.csv"), [("Dmat", read_matrix(folder / "gp_distances.csv"))])
+    fit = fit_model(text, data)
+    assert_recovers(fit, {"etasq": 0.4, "rhosq": 0.8, "b": 0.25})  # examples/simulate.py, gp_sites()
