@@ -189,9 +189,9 @@ class Model:
         parameterization: str | None = None,
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
-        to from_file/from_string) decides the form of the varying effects that no line's
-        annotation decides; "auto" chooses per statement from `data`. The choice and its
-        reason are in `fit.data_info["parameterization"]`.
+        to from_file/from_string, itself "auto" by default) decides the form of the varying
+        effects that no line's annotation decides; "auto" chooses per statement from `data`.
+        The choice and its reason are in `fit.data_info["parameterization"]`.
 
         `progress=False` (or `refresh=0`) prints nothing while sampling; otherwise a bar per
         chain on a terminal or in a notebook, a few plain lines when stderr is a file. Every
@@ -225,6 +225,7 @@ class Model:
         # What binding decided on the user's behalf (rows dropped) travels with the fit.
         info["notes"] = [d.message for d in bound.diagnostics]
         info["parameterization"] = model.parameterization_notes()
+        info["parameterization_asked"] = model._parameterization
         return Fit.from_raw(
             raw,
             model.schema_for(bound),
