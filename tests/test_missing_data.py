@@ -110,3 +110,15 @@ def test_complete_column_has_nothing_to_impute() -> None:
     fit = model.fit(df, chains=1, iter_warmup=150, iter_sampling=100, refresh=0, seed=1)
     assert labels_of(fit, "B") == []
     assert "bB" in fit.summary().index
+
+
+def test_drop_missing_drops_other_columns_rows_and_keeps_imputed_cells() -> None:
+    text = IMPUTE.replace("a + bB * B[i]", "a + bB * B[i] + x[i]")
+    df, _, _ = _impute_data(seed=36, n=10, n_missing=0)
+    df["x"] = 1.0
+    df.loc[[1, 4], "B"] = np.nan  # imputed, not dropped
+    df.loc[[2], "x"] = np.nan  # x is not modelled: its row goes
+    bound = bind(compile_source(text).model, df, drop_missing=True)  # type: ignore[arg-type]
+    assert bound.stan_data["N"] == 9
+    assert bound.labels["B_missing"] == ["row 1", "row 4"]  # the data's labels
+    np.testing.assert_array_equal(bound.stan_data["B_missing_rows"], [2, 4])  # positions after the drop
