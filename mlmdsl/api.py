@@ -199,6 +199,7 @@ class Model:
         sampler setting is checked first: a ValueError names the keyword and its range."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
+        from mlmdsl.data.matrices import split_data
 
         # Checked before the data is read, so a bad keyword fails fast (ValueError).
         config = SampleConfig(
@@ -234,7 +235,7 @@ class Model:
             stan_code=model.stan_code(),
             data_info=info,
             model_source=self.source,
-            data=data,
+            data=split_data(data)[0],  # the table; matrices beside it are in the Stan data
         )
 
     def prior_predictive(
