@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "E100": "syntax-error",
     "E101": "unexpected-character",
     "E102": "nested-too-deep",
+    "E103": "number-out-of-range",
     # statement shape and calls
     "E200": "unknown-distribution",
     "E201": "unknown-function",
