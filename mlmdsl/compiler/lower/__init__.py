@@ -18,6 +18,7 @@ from __future__ import annotations
 from mlmdsl.compiler.ir import CheckedModel
 from mlmdsl.compiler.lower.generated import Generated
 from mlmdsl.compiler.lower.program import Line, Lowered, StanProgram
+from mlmdsl.compiler.parse import gc_paused
 
 __all__ = ["Line", "Lowered", "StanProgram", "lower"]
 
@@ -35,4 +36,5 @@ class _Lowerer(Generated):
 def lower(model: CheckedModel, generated_quantities: bool = True, *, _offset_multiplier: bool = False) -> Lowered:
     """`_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
     private, for the benchmark that compares the two (benchmarks/stuck_chains.py)."""
-    return _Lowerer(model, generated_quantities, _offset_multiplier).run()
+    with gc_paused():  # see parse.gc_paused
+        return _Lowerer(model, generated_quantities, _offset_multiplier).run()

@@ -118,17 +118,16 @@ class Expressions:
             if d.data_only and (dv := self.m.data_var(name, level or ROWS)) is not None:
                 return Code(dv.stan, True, dv.integer)
             return Code(self._redirect(name, d.stan), True)
-        candidates = [dv for dv in self.m.data if dv.name == name and dv.level == (level or ROWS)]
+        # Through the model's index of data by (name, level): a scan of model.data per use made
+        # lowering quadratic in the model's length.
+        candidates = list(self.m.data_vars(name, level or ROWS))
         # Prefer the value form (predictor/outcome) over the index form of a column.
         candidates.sort(key=lambda dv: dv.kind == "index")
         dv = candidates[0]
         return Code(dv.stan, True, dv.integer)
 
     def index_var(self, col: str, level: str | None) -> str:
-        dv = next(
-            (d for d in self.m.data if d.name == col and d.kind == "index" and d.level == (level or ROWS)),
-            None,
-        )
+        dv = next((d for d in self.m.data_vars(col, level or ROWS) if d.kind == "index"), None)
         assert dv is not None, f"no index array for {col} at {level}"
         return dv.stan
 
