@@ -34,7 +34,7 @@ class DataWarning(UserWarning):
 class Model:
     """A checked .mlm model. Construct with `Model.from_file` or `Model.from_string`."""
 
-    def __init__(self, compiled: Compiled, parameterization: str = "noncentered") -> None:
+    def __init__(self, compiled: Compiled, parameterization: str = "auto") -> None:
         if not compiled.ok:
             raise CompileError(compiled.diagnostics, compiled.source, compiled.filename)
         _check_parameterization(parameterization)
@@ -49,14 +49,15 @@ class Model:
         name: str = "<model>",
         *,
         generated_quantities: bool = True,
-        parameterization: str = "noncentered",
+        parameterization: str = "auto",
     ) -> Model:
         """`generated_quantities=False` leaves out log_lik and replicated outcomes, which grow
         with the data (for large data sets when LOO and PPC are not needed).
 
         `parameterization` is the form of the varying effects that no line's `@centered` /
-        `@noncentered` (nor the file's directive) decides: "noncentered" (the default),
-        "centered", or "auto" — chosen per statement from the data when fitting."""
+        `@noncentered` (nor the file's directive) decides: "auto" (the default: chosen per
+        statement from the data when fitting; without data, as in `stan_code()`, the program is
+        the non-centred one), "noncentered" or "centered"."""
         _check_parameterization(parameterization)
         compiled = compile_source(
             text,
@@ -68,7 +69,7 @@ class Model:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, generated_quantities: bool = True, parameterization: str = "noncentered"
+        cls, path: str | Path, *, generated_quantities: bool = True, parameterization: str = "auto"
     ) -> Model:
         path = Path(path)
         return cls.from_string(
@@ -187,9 +188,9 @@ class Model:
         parameterization: str | None = None,
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
-        to from_file/from_string) decides the form of the varying effects that no line's
-        annotation decides; "auto" chooses per statement from `data`. The choice and its
-        reason are in `fit.data_info["parameterization"]`."""
+        to from_file/from_string, itself "auto" by default) decides the form of the varying
+        effects that no line's annotation decides; "auto" chooses per statement from `data`.
+        The choice and its reason are in `fit.data_info["parameterization"]`."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
         from mlmdsl.posterior.fit import Fit

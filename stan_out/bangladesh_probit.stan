@@ -11,7 +11,10 @@ parameters {
   real abar;                                      // line 6
   real bU;                                        // line 7
   real<lower=0> sigma_a;                          // line 8
-  vector<offset=abar, multiplier=sigma_a>[N_district] a; // line 5; non-centred; one per level of district
+  vector[N_district] z_a;                         // line 5; standard normal of a (non-centred)
+}
+transformed parameters {
+  vector[N_district] a = abar + sigma_a * z_a;    // line 5: a[j] ~ Normal(abar, sigma_a); non-centred
 }
 model {
   // line 4: probit(p[i]) = a[district[i]] + bU * urban[i]
@@ -19,7 +22,7 @@ model {
   // line 3: use.contraception[i] ~ Bernoulli(p[i])
   use_contraception ~ bernoulli(p);
   // line 5: a[j] ~ Normal(abar, sigma_a)
-  a ~ normal(abar, sigma_a);
+  z_a ~ std_normal();
   // line 6: abar ~ Normal(0, 1)
   abar ~ normal(0, 1);
   // line 7: bU ~ Normal(0, 1)

@@ -15,8 +15,12 @@ parameters {
   real<lower=0> sigma_a;                          // line 10
   real<lower=0> sigma_g;                          // line 11
   vector[N_treatment] b;                          // line 6; one per level of treatment
-  vector<offset=abar, multiplier=sigma_a>[N_actor] a; // line 7; non-centred; one per level of actor
-  vector<multiplier=sigma_g>[N_block] g;          // line 8; non-centred; one per level of block
+  vector[N_actor] z_a;                            // line 7; standard normal of a (non-centred)
+  vector[N_block] z_g;                            // line 8; standard normal of g (non-centred)
+}
+transformed parameters {
+  vector[N_actor] a = abar + sigma_a * z_a;       // line 7: a[j] ~ Normal(abar, sigma_a); non-centred
+  vector[N_block] g = sigma_g * z_g;              // line 8: g[j] ~ Normal(0, sigma_g); non-centred
 }
 model {
   // line 4: logit(p[i]) = a[actor[i]] + g[block[i]] + b[treatment[i]]
@@ -26,9 +30,9 @@ model {
   // line 6: b[k] ~ Normal(0, 0.5)
   b ~ normal(0, 0.5);
   // line 7: a[j] ~ Normal(abar, sigma_a)
-  a ~ normal(abar, sigma_a);
+  z_a ~ std_normal();
   // line 8: g[j] ~ Normal(0, sigma_g)
-  g ~ normal(0, sigma_g);
+  z_g ~ std_normal();
   // line 9: abar ~ Normal(0, 1.5)
   abar ~ normal(0, 1.5);
   // line 10: sigma_a ~ Exponential(1)

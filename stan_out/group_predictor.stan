@@ -12,9 +12,10 @@ parameters {
   real b1;                                        // line 9
   real<lower=0> sigma_u;                          // line 10
   real<lower=0> sigma;                            // line 11
-  vector<multiplier=sigma_u>[N_class] u;          // line 7; non-centred; one per level of class
+  vector[N_class] z_u;                            // line 7; standard normal of u (non-centred)
 }
 transformed parameters {
+  vector[N_class] u = sigma_u * z_u;              // line 7: u[j] ~ Normal(0, sigma_u); non-centred
   vector[N_class] alpha = b0 + b1 * (size_by_class - 22) + u; // line 6: alpha[j] = b0 + b1 * (size[j] - 22) + u[j]
 }
 model {
@@ -23,7 +24,7 @@ model {
   // line 4: score[i] ~ Normal(mu[i], sigma)
   score ~ normal(mu, sigma);
   // line 7: u[j] ~ Normal(0, sigma_u)
-  u ~ normal(0, sigma_u);
+  z_u ~ std_normal();
   // line 8: b0 ~ Normal(0, 1)
   b0 ~ normal(0, 1);
   // line 9: b1 ~ Normal(0, 0.5)

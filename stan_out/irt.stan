@@ -16,8 +16,12 @@ parameters {
   real b0;                                        // line 10
   real<lower=0> sigma_theta;                      // line 11
   real<lower=0> sigma_b;                          // line 12
-  vector<offset=g_age * age_by_person, multiplier=sigma_theta>[N_person] theta; // line 6; non-centred; one per level of person
-  vector<offset=b0 + g_len * length_by_item, multiplier=sigma_b>[N_item] b; // line 7; non-centred; one per level of item
+  vector[N_person] z_theta;                       // line 6; standard normal of theta (non-centred)
+  vector[N_item] z_b;                             // line 7; standard normal of b (non-centred)
+}
+transformed parameters {
+  vector[N_person] theta = g_age * age_by_person + sigma_theta * z_theta; // line 6: theta[j] ~ Normal(g_age * age[j], sigma_theta); non-centred
+  vector[N_item] b = b0 + g_len * length_by_item + sigma_b * z_b; // line 7: b[k] ~ Normal(b0 + g_len * length[k], sigma_b); non-centred
 }
 model {
   // line 5: logit(p[i]) = theta[person[i]] - b[item[i]]
@@ -25,9 +29,9 @@ model {
   // line 4: correct[i] ~ Bernoulli(p[i])
   correct ~ bernoulli_logit(logit_p);
   // line 6: theta[j] ~ Normal(g_age * age[j], sigma_theta)
-  theta ~ normal(g_age * age_by_person, sigma_theta);
+  z_theta ~ std_normal();
   // line 7: b[k] ~ Normal(b0 + g_len * length[k], sigma_b)
-  b ~ normal(b0 + g_len * length_by_item, sigma_b);
+  z_b ~ std_normal();
   // line 8: g_age ~ Normal(0, 1)
   g_age ~ normal(0, 1);
   // line 9: g_len ~ Normal(0, 1)

@@ -15,8 +15,12 @@ parameters {
   real<lower=0> sigma_c;                          // line 10
   real<lower=0> sigma_s;                          // line 11
   real<lower=0> sigma;                            // line 12
-  vector<offset=b0 + b1 * funding_by_school, multiplier=sigma_s>[N_school] a_school; // line 7; non-centred; one per level of school
-  vector<offset=a_school[school_by_class], multiplier=sigma_c>[N_class] a_class; // line 6; non-centred; one per level of class
+  vector[N_school] z_a_school;                    // line 7; standard normal of a_school (non-centred)
+  vector[N_class] z_a_class;                      // line 6; standard normal of a_class (non-centred)
+}
+transformed parameters {
+  vector[N_school] a_school = b0 + b1 * funding_by_school + sigma_s * z_a_school; // line 7: a_school[k] ~ Normal(b0 + b1 * funding[k], sigma_s); non-centred
+  vector[N_class] a_class = a_school[school_by_class] + sigma_c * z_a_class; // line 6: a_class[j] ~ Normal(a_school[school[j]], sigma_c); non-centred
 }
 model {
   // line 5: mu[i] = a_class[class[i]]
@@ -24,9 +28,9 @@ model {
   // line 4: score[i] ~ Normal(mu[i], sigma)
   score ~ normal(mu, sigma);
   // line 6: a_class[j] ~ Normal(a_school[school[j]], sigma_c)
-  a_class ~ normal(a_school[school_by_class], sigma_c);
+  z_a_class ~ std_normal();
   // line 7: a_school[k] ~ Normal(b0 + b1 * funding[k], sigma_s)
-  a_school ~ normal(b0 + b1 * funding_by_school, sigma_s);
+  z_a_school ~ std_normal();
   // line 8: b0 ~ Normal(0, 1)
   b0 ~ normal(0, 1);
   // line 9: b1 ~ Normal(0, 1)

@@ -10,7 +10,10 @@ parameters {
   real abar;                                      // line 6
   real<lower=0> sigma_a;                          // line 7
   real<lower=0> sigma;                            // line 8
-  vector<offset=abar, multiplier=sigma_a>[N_id] alpha; // line 5; non-centred; one per level of id
+  vector[N_id] z_alpha;                           // line 5; standard normal of alpha (non-centred)
+}
+transformed parameters {
+  vector[N_id] alpha = abar + sigma_a * z_alpha;  // line 5: alpha[j] ~ Normal(abar, sigma_a); non-centred
 }
 model {
   // line 4: mu[i] = alpha[id[i]]
@@ -18,7 +21,7 @@ model {
   // line 3: con[i] ~ Normal(mu[i], sigma)
   con ~ normal(mu, sigma);
   // line 5: alpha[j] ~ Normal(abar, sigma_a)
-  alpha ~ normal(abar, sigma_a);
+  z_alpha ~ std_normal();
   // line 6: abar ~ Normal(0, 1.5)
   abar ~ normal(0, 1.5);
   // line 7: sigma_a ~ Exponential(1)

@@ -20,7 +20,10 @@ parameters {
   real bI;                                        // line 7
   real bC;                                        // line 8
   real<lower=0> sigma_a;                          // line 10
-  vector<multiplier=sigma_a>[N_id] a;             // line 9; non-centred; one per level of id
+  vector[N_id] z_a;                               // line 9; standard normal of a (non-centred)
+}
+transformed parameters {
+  vector[N_id] a = sigma_a * z_a;                 // line 9: a[j] ~ Normal(0, sigma_a); non-centred
 }
 model {
   // line 4: phi[i] = bA * action[i] + bI * intention[i] + bC * contact[i] + a[id[i]]
@@ -41,7 +44,7 @@ model {
   // line 8: bC ~ Normal(0, 0.5)
   bC ~ normal(0, 0.5);
   // line 9: a[j] ~ Normal(0, sigma_a)
-  a ~ normal(0, sigma_a);
+  z_a ~ std_normal();
   // line 10: sigma_a ~ Exponential(1)
   sigma_a ~ exponential(1);
 }

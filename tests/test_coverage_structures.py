@@ -6,12 +6,15 @@ lie inside the 90% intervals, that the sampler was healthy, and that the outputs
 Fallback warnings of the backend are errors in the test suite (pyproject.toml), so a fit that
 passes also shows stanli ran every generated quantity the compiler emitted.
 
-About the seeds: a 90% interval misses its true value one time in ten by design, so with four to
-seven checked values a test misses somewhere in roughly four simulated data sets out of ten. The
-data seeds below are fixed and were taken among the first few that do not; each model's
-estimates were also checked to converge on the truth with 20,000 rows. If a change moves the
-draws and a value lands just outside its interval, look at how far before suspecting the
-compiler; a real lowering error misses by many standard errors.
+About the intervals: a 90% interval misses its true value one time in ten by design, so a test
+checking m values at 90% each fails a correct compiler in 1 - 0.9^m of simulated data sets: 34%
+for four values, 72% for the twelve of the two-block model. Picking a data seed that happens to
+pass only hides that: any change that moves the draws (a new parameterization, another backend
+version) brings the misses back. So each test's intervals are family-wise (Bonferroni): with m
+checked values, each at level 1 - 0.1/m, a correct compiler fails a data set at most one time
+in ten however many values a test checks. A real lowering error still fails: it misses by many
+standard errors, not by a hair. Each model's estimates were also checked to converge on the
+truth with 20,000 rows.
 """
 
 from __future__ import annotations
@@ -35,19 +38,26 @@ def fit_model(text: str, data: pd.DataFrame, seed: int = 1, **config) -> Fit:
     return mlmdsl.Model.from_string(text).fit(data, seed=seed, **{**FAST, **config})
 
 
-def assert_recovers(fit: Fit, truth: Truth) -> None:
-    """Each true value inside its 90% interval; the chains healthy."""
-    table = fit.summary(prob=0.9)
-    lower, upper = "l-90% CI", "u-90% CI"
-    misses = []
+def assert_recovers(fit: Fit, truth: Truth, family_miss_rate: float = 0.1) -> None:
+    """Each true value inside its interval, the intervals family-wise at `family_miss_rate` over
+    the values checked (see the module's docstring); the chains healthy."""
+    checks = []
     for name, value in truth.items():
         labels = [label for _, label in fit.elements(name)]
         values = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
         assert len(labels) == len(values), f"{name}: {labels}"
-        for label, true in zip(labels, values, strict=True):
-            row = table.loc[label]
-            if not row[lower] <= true <= row[upper]:
-                misses.append(f"{label}: true {true:.3f} outside [{row[lower]:.3f}, {row[upper]:.3f}]")
+        checks += zip(labels, values, strict=True)
+    # A correlation matrix's diagonal is 1 in every draw: nothing to estimate, nothing to count.
+    spread = fit.summary(prob=0.5)
+    m = sum(1 for label, _ in checks if spread.loc[label, "l-50% CI"] < spread.loc[label, "u-50% CI"])
+    prob = 1 - family_miss_rate / max(1, m)
+    table = fit.summary(prob=prob)
+    lower, upper = (c for c in table.columns if c.endswith("% CI"))
+    misses = []
+    for label, true in checks:
+        row = table.loc[label]
+        if not row[lower] <= true <= row[upper]:
+            misses.append(f"{label}: true {true:.3f} outside [{row[lower]:.3f}, {row[upper]:.3f}] ({lower})")
     assert not misses, "; ".join(misses)
     diagnostics = fit.diagnostics()
     assert diagnostics["divergences"] == 0, diagnostics["divergences_per_chain"]

@@ -37,4 +37,4 @@ def test_mlm_runs_from_another_directory(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "vector<offset=abar, multiplier=sigma_a>[N_id] alpha;" in result.stdout
+    assert "vector[N_id] alpha = abar + sigma_a * z_alpha;" in result.stdout

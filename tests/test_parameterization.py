@@ -232,9 +232,9 @@ def test_fit_auto_records_the_choice() -> None:
 @pytest.mark.parametrize(
     "flag,needle,note",
     [
-        ("noncentered", "offset=abar, multiplier=sigma_a", False),
+        ("noncentered", "vector[N_id] alpha = abar + sigma_a * z_alpha;", False),
         ("centered", "vector[N_id] alpha;", False),
-        ("auto", "offset=abar, multiplier=sigma_a", True),
+        ("auto", "vector[N_id] alpha = abar + sigma_a * z_alpha;", True),
     ],
 )
 def test_transpile_flag(flag, needle, note, capsys) -> None:
@@ -242,3 +242,21 @@ def test_transpile_flag(flag, needle, note, capsys) -> None:
     out = capsys.readouterr()
     assert needle in out.out
     assert ("auto chooses from the data, and transpile has none" in out.err) == note
+
+
+def test_auto_is_the_default_for_fit_and_transpile_keeps_non_centred() -> None:
+    model = mlmdsl.Model.from_string(PARTIAL)
+    assert "vector[N_id] alpha = abar + sigma_a * z_alpha;" in model.stan_code()  # no data yet
+    assert model.for_data(normal_data(30, 40, 1.0)).parameterization() == {"alpha": "centred"}
+    assert model.for_data(normal_data(30, 2, 0.2)).parameterization() == {"alpha": "non-centred"}
+
+
+def test_mlm_fit_reports_the_choice_by_default(tmp_path, capsys) -> None:
+    model, data = tmp_path / "m.mlm", tmp_path / "d.csv"
+    model.write_text(PARTIAL, encoding="utf-8")
+    normal_data(20, 30, 1.0).to_csv(data, index=False)
+    argv = ["fit", str(model), "--data", str(data), "--chains", "1", "--iter-warmup", "100"]
+    assert main([*argv, "--iter-sampling", "50", "--seed", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Parameterization (chosen from the data;" in out
+    assert "`alpha` is sampled centred — " in out and "the data dominate the prior" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mlmdsl.cli.common import print_diagnostics, read_model
 from mlmdsl.compiler import compile_source
@@ -22,13 +23,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             diags += e.diagnostics
     errors = sum(d.is_error for d in diags)
     if args.format == "json":
-        print(to_json(diags, filename))
+        print(to_json(diags, filename))  # editors get every diagnostic and filter by severity
     else:
-        print_diagnostics(diags, source, filename)
+        # One rule for check and transpile: notes (the parameterization chosen, N600) only with -v.
+        # The verdict goes to the diagnostics' stream, after them, so the two never interleave.
+        print_diagnostics([d for d in diags if d.severity != "note" or args.verbose], source, filename)
         if not errors:
             n_warn = sum(d.severity == "warning" for d in diags)
             what = f" against {args.data}" if args.data else ""
-            print(f"{filename}: ok{what}" + (f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""))
+            counted = f" ({n_warn} warning{'s' * (n_warn != 1)})" if n_warn else ""
+            print(f"{filename}: ok{what}{counted}", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -38,4 +42,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="a CSV file or URL to check the model against")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print notes (parameterization choices)")
     p.set_defaults(func=cmd_check)

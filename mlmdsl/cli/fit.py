@@ -43,7 +43,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
             )
-        if args.parameterization == "auto" or args.verbose:
+        if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
                 print(f"{filename}: note: {message}", file=sys.stderr)
         for w in caught:
@@ -57,7 +57,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except BackendError as e:
         print(f"mlm: sampling failed: {e}", file=sys.stderr)
         return 1
-    print(format_report(fit))
+    print(format_report(fit) + _parameterization_lines(fit, args.parameterization))
     if args.plots:
         _write_plots(fit, args.plots, args.data)
     if args.out:
@@ -66,6 +66,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
         (args.out / f"{model.name}.stan").write_text(model.stan_code(), encoding="utf-8")
         print(f"\nSaved the fit to {args.out / 'fit'} and the Stan program to {args.out / (model.name + '.stan')}")
     return 0
+
+
+def _parameterization_lines(fit: Fit, asked: str) -> str:
+    """The form of each varying effect and why, after the report (the report itself reads
+    data_info, where Model.fit records the choice)."""
+    notes = fit.data_info.get("parameterization") or {}
+    if not notes:
+        return ""
+    how = "chosen from the data" if asked == "auto" else f"--parameterization {asked}"
+    lines = [f"\nParameterization ({how}; --parameterization centered|noncentered fixes it):"]
+    lines += [f"  {message}" for message in notes.values()]
+    return "\n".join(lines) + "\n"
 
 
 def _write_plots(fit: Fit, folder: Path, data: str) -> None:
@@ -95,8 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--parameterization",
         choices=PARAMETERIZATIONS,
-        default="noncentered",
-        help="form of the varying effects no line annotates; auto chooses per statement from the data",
+        default="auto",
+        help="form of the varying effects no line annotates (default auto: chosen per statement from the data)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print the parameterization notes")
     p.add_argument("--plots", type=Path, metavar="DIR", help="write the diagnostic and result plots here as PNG")

@@ -27,6 +27,7 @@ def cmd_transpile(args: argparse.Namespace) -> int:
     )
     shown = [d for d in compiled.diagnostics if d.severity != "note" or args.verbose]
     print_diagnostics(shown, source, filename)
+    sys.stderr.flush()
     if not compiled.ok:
         return 1
     assert compiled.stan_code is not None

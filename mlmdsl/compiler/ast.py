@@ -146,22 +146,27 @@ class Program:
         return " ".join(text.split())
 
 
-def walk(expr: Expr):
-    """Every node of an expression, parents before children."""
-    yield expr
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The direct subexpressions of a node, in source order."""
     match expr:
         case Index(base=base, indices=indices):
-            yield from walk(base)
-            for ix in indices:
-                yield from walk(ix)
+            return (base, *indices)
         case Call(args=args) | VectorLit(items=args):
-            for a in args:
-                yield from walk(a)
+            return tuple(args)
         case BinOp(left=left, right=right):
-            yield from walk(left)
-            yield from walk(right)
+            return (left, right)
         case Neg(operand=operand):
-            yield from walk(operand)
+            return (operand,)
+    return ()
+
+
+def walk(expr: Expr):
+    """Every node of an expression, parents before children (without recursion)."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        yield e
+        stack.extend(reversed(children(e)))
 
 
 def names_in(expr: Expr | None) -> set[str]:
@@ -173,11 +178,13 @@ def names_in(expr: Expr | None) -> set[str]:
 
 def summands(expr: Expr):
     """The terms of a sum: `a + b + c` -> a, b, c (a non-sum is its own single term)."""
-    if isinstance(expr, BinOp) and expr.op == "+":
-        yield from summands(expr.left)
-        yield from summands(expr.right)
-    else:
-        yield expr
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, BinOp) and e.op == "+":
+            stack.extend((e.right, e.left))
+        else:
+            yield e
 
 
 def to_text(expr: Expr) -> str:

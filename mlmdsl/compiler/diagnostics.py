@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     # syntax
     "E100": "syntax-error",
     "E101": "unexpected-character",
+    "E102": "nested-too-deep",
     # statement shape and calls
     "E200": "unknown-distribution",
     "E201": "unknown-function",

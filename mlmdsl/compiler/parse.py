@@ -8,16 +8,19 @@ hand-written sentences instead of Lark's token names.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ast import Span
 from mlmdsl.compiler.diagnostics import Diagnostic, error
+from mlmdsl.compiler.families import lookup_family
+from mlmdsl.compiler.lookalikes import LINE_BREAKS, LOOKALIKES, char_name, replacement_hint
 
 # A newline continues the statement after an operator or a comma, as it does inside brackets, so
 # long linear predictors can be wrapped the way slides wrap them. Not after `~` or `=`: a line
@@ -80,14 +83,109 @@ def _tok_span(tok: Token) -> Span:
     return Span(tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-@v_args(meta=True)
-class _ToAst(Transformer):
+# Expressions nested deeper than this (`-(-(-...))`, `exp(exp(...))`, `x[x[x[...]]]`) are an
+# error: every later pass may recurse over the tree, and no model written by hand comes close.
+# Long flat sums and products do not count: they are balanced (see _Chain).
+MAX_DEPTH = 100
+# A chain of + and - (or * and /) longer than this is stored as a balanced tree, so a 10,000-term
+# sum is 14 levels deep; shorter chains keep the left-deep shape they are written in.
+_BALANCE_FROM = 32
+_IDENTITY = {"+": "+", "-": "+", "*": "*", "/": "*"}
+_FLIP = {"+": "-", "-": "+", "*": "/", "/": "*"}
+
+
+@dataclass
+class _Chain:
+    """`t0 op1 t1 op2 t2 ...` of one precedence level, while it is being read."""
+
+    first: ast.Expr
+    links: list[tuple[str, ast.Expr, Span]]  # (operator, term, span of the whole prefix)
+
+    def finish(self) -> ast.Expr:
+        if len(self.links) < _BALANCE_FROM:
+            node = self.first
+            for op, term, span in self.links:
+                node = ast.BinOp(op, node, term, span)
+            return node
+        items = [(_IDENTITY[self.links[0][0]], self.first)] + [(op, t) for op, t, _ in self.links]
+        return _balanced(items)
+
+
+def _balanced(items: list[tuple[str, ast.Expr]]) -> ast.Expr:
+    """a - b + c - d as (a - b) + (c - d): the same value, log2(n) deep. The operator at the split
+    applies to the whole right half, so the signs inside it flip after a `-` (or `/`)."""
+    if len(items) == 1:
+        return items[0][1]
+    mid = len(items) // 2
+    left = _balanced(items[:mid])
+    op, head = items[mid]
+    rest = [(_FLIP[o] if op in "-/" else o, t) for o, t in items[mid + 1 :]]
+    right = _balanced([(_IDENTITY[op], head), *rest])
+    return ast.BinOp(op, left, right, Span.join(left.span, right.span))
+
+
+def _fin(value):
+    return value.finish() if isinstance(value, _Chain) else value
+
+
+_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+class _ToAst:
+    """The Lark tree -> AST nodes, without recursion (a tree 1,000 levels deep must not overflow
+    Python's stack before the depth check can say what is wrong)."""
+
+    def convert(self, tree: Tree) -> tuple:
+        stack: list[tuple[Tree, list]] = [(tree, [])]
+        iters = [iter(tree.children)]
+        result = None
+        while stack:
+            node, done = stack[-1]
+            child = next(iters[-1], _DONE)
+            if child is _DONE:
+                stack.pop()
+                iters.pop()
+                value = self.build(node, done)
+                if stack:
+                    stack[-1][1].append(value)
+                else:
+                    result = value
+            elif isinstance(child, Tree):
+                stack.append((child, []))
+                iters.append(iter(child.children))
+            else:
+                done.append(child)  # a Token, or None for an absent optional
+        return result  # type: ignore[return-value]
+
+    def build(self, node: Tree, children: list):
+        rule = str(node.data)
+        meta = node.meta
+        if rule in _BINARY:
+            op = _BINARY[rule]
+            left, right = children
+            right = _fin(right)
+            if isinstance(left, _Chain) and _IDENTITY[left.links[0][0]] == _IDENTITY[op]:
+                left.links.append((op, right, _span(meta)))
+                return left
+            return _Chain(_fin(left), [(op, right, _span(meta))])
+        children = [_fin(c) for c in children]
+        return getattr(self, rule)(meta, children)
+
     def start(self, meta, stmts):
-        return tuple(stmts)
+        flat = []
+        for s in stmts:
+            flat.extend(s if isinstance(s, tuple) else (s,))
+        return tuple(flat)
 
     def sample(self, meta, children):
         lhs, rhs, *annotations = children
-        return ast.Sample(lhs, rhs, tuple(annotations), _span(meta))
+        span = _span(meta)
+        shared = _shared_prior(lhs, rhs)
+        if shared is not None:
+            # ulam's `c(bA, bI, bC) ~ dnorm(0, 0.5)`: one prior for each name, each statement
+            # spanning the whole line (so messages and comments quote it as written).
+            return tuple(ast.Sample(name, rhs, tuple(annotations), span) for name in shared)
+        return ast.Sample(lhs, rhs, tuple(annotations), span)
 
     def assign(self, meta, children):
         lhs, rhs, *annotations = children
@@ -100,18 +198,14 @@ class _ToAst(Transformer):
     def annotation(self, meta, children):
         return ast.Annotation(str(children[0]), _span(meta))
 
-    def _bin(op: str):  # noqa: N805 - a factory used in the class body
-        def build(self, meta, children):
-            return ast.BinOp(op, children[0], children[1], _span(meta))
-
-        return build
-
-    add, sub, mul, div, pow = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("^")
+    def pow(self, meta, children):
+        return ast.BinOp("^", children[0], children[1], _span(meta))
 
     def neg(self, meta, children):
         operand = children[0]
-        if isinstance(operand, ast.Num):  # fold `-1.5` into a literal
-            return ast.Num(-operand.value, "-" + operand.text, _span(meta))
+        if isinstance(operand, ast.Num):  # fold `-1.5` into a literal (and `--1` into `1`)
+            text = operand.text[1:] if operand.text.startswith("-") else "-" + operand.text
+            return ast.Num(-operand.value, text, _span(meta))
         return ast.Neg(operand, _span(meta))
 
     def unary(self, meta, children):  # unary plus
@@ -141,6 +235,42 @@ class _ToAst(Transformer):
     def name(self, meta, children):
         tok = children[0]
         return ast.Name(str(tok), _tok_span(tok))
+
+
+_DONE = object()
+
+
+def _shared_prior(lhs: ast.Expr, rhs: ast.Expr) -> tuple[ast.Name, ...] | None:
+    """The names of `[a, b, c] ~ Normal(0, 1)`: a list of names (no index after the bracket, which
+    is a block of correlated effects) sampled from a univariate distribution."""
+    if not (isinstance(lhs, ast.VectorLit) and lhs.items and all(isinstance(i, ast.Name) for i in lhs.items)):
+        return None
+    if not isinstance(rhs, ast.Call):
+        return None
+    fam = lookup_family(rhs.func)
+    if fam is None or fam.support in ("vector", "corr"):
+        return None
+    return lhs.items  # type: ignore[return-value]
+
+
+def _too_deep(stmts: tuple[ast.Statement, ...]) -> Diagnostic | None:
+    """The first expression nested deeper than MAX_DEPTH, found without recursion."""
+    for st in stmts:
+        if isinstance(st, ast.Directive):
+            continue
+        stack: list[tuple[ast.Expr, int]] = [(st.lhs, 1), (st.rhs, 1)]
+        while stack:
+            e, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                return error(
+                    "E102",
+                    f"this expression is nested more than {MAX_DEPTH} levels deep",
+                    Span(e.span.line, e.span.column, e.span.line, e.span.column + 1),
+                    f"the limit is {MAX_DEPTH} nested calls, brackets, indexes or signs; "
+                    "define parts of it as quantities of their own (`eta[i] = ...`)",
+                )
+            stack.extend((c, depth + 1) for c in ast.children(e))
+    return None
 
 
 _TOKEN_WORDS = {
@@ -203,8 +333,15 @@ def _syntax_message(e: UnexpectedToken, prev: Token | None, depth: int) -> tuple
 
 def parse(source: str, filename: str = "<model>") -> tuple[ast.Program | None, list[Diagnostic]]:
     """Parse .mlm text. Returns the program, or None and the syntax diagnostics."""
+    # Editors on Windows save UTF-8 with a byte-order mark; old Macs end lines with a lone \r.
+    source = source.removeprefix("\ufeff")
+    if "\r" in source:
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     if not source.endswith("\n"):
         source += "\n"
+    lookalikes = _lookalikes(source)
+    if lookalikes:
+        return None, lookalikes
     parser = _parser()
     try:
         tree = parser.parse(source)
@@ -214,7 +351,8 @@ def parse(source: str, filename: str = "<model>") -> tuple[ast.Program | None, l
         hint = None
         if char in "<-":
             hint = "assignment is `=`, sampling is `~`"
-        return None, [error("E101", f"unexpected character {char!r}", span, hint)]
+        what = repr(char) if char.isascii() and char.isprintable() else f"{char!r} ({char_name(char)})"
+        return None, [error("E101", f"unexpected character {what}", span, hint)]
     except UnexpectedToken as e:
         # Lark does not say what came before the bad token; re-lex to find it.
         prev, depth = _context(source, e.token)
@@ -234,8 +372,33 @@ def parse(source: str, filename: str = "<model>") -> tuple[ast.Program | None, l
         return None, [error("E100", f"unexpected end of file; expected {sorted(e.expected)}")]
     except UnexpectedInput as e:  # pragma: no cover
         return None, [error("E100", str(e).splitlines()[0])]
-    stmts = _ToAst().transform(tree)
+    stmts = _ToAst().convert(tree)
+    deep = _too_deep(stmts)
+    if deep is not None:
+        return None, [deep]
     return ast.Program(stmts, source, filename), []
+
+
+_MAX_LOOKALIKES = 20
+
+
+def _lookalikes(source: str) -> list[Diagnostic]:
+    """Every look-alike character outside comments (and every stray line break anywhere), each
+    located, with the character's name and what to type instead."""
+    found: list[Diagnostic] = []
+    for lineno, line in enumerate(source.split("\n"), start=1):
+        code_end = len(line)
+        for marker in ("#", "//"):
+            at = line.find(marker)
+            if at != -1:
+                code_end = min(code_end, at)
+        for col, ch in enumerate(line, start=1):
+            if ch in LINE_BREAKS or (ch in LOOKALIKES and col <= code_end):
+                message = f"unexpected character {ch!r} ({char_name(ch)})"
+                found.append(error("E101", message, Span(lineno, col, lineno, col + 1), replacement_hint(ch)))
+                if len(found) >= _MAX_LOOKALIKES:
+                    return found
+    return found
 
 
 def _context(source: str, bad: Token) -> tuple[Token | None, int]:

@@ -1,0 +1,38 @@
+"""Stage 3: ir.CheckedModel -> StanProgram (blocks of Stan lines) and the output schema.
+
+Decides *what* the Stan program says; `emit.py` renders the shape. One module per concern, each
+building on the one before (imports point one way):
+
+  program       the StanProgram, Line and Code types and text helpers
+  expressions   .mlm expressions -> vectorized Stan (`alpha[id[i]]` -> `alpha[id]`)
+  declarations  data and parameters blocks, constraints inferred by the checker
+  effects       transformed parameters: derived quantities, non-centred effects written with an
+                explicit standard normal (`alpha = abar + sigma_a * z_alpha`), correlated blocks
+  glm           canonical-link shortcuts and Stan's GLM functions, planned per likelihood
+  statements    the model block: row locals, likelihoods and priors in the user's order
+  generated     log_lik and replicated outcomes, and the output schema
+"""
+
+from __future__ import annotations
+
+from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.lower.generated import Generated
+from mlmdsl.compiler.lower.program import Line, Lowered, StanProgram
+
+__all__ = ["Line", "Lowered", "StanProgram", "lower"]
+
+
+class _Lowerer(Generated):
+    def run(self) -> Lowered:
+        self.declare_data()
+        self.declare_parameters()
+        self.lower_derived()
+        self.lower_model()
+        gq_vars = self.lower_generated()
+        return Lowered(self.out, self.schema(gq_vars))
+
+
+def lower(model: CheckedModel, generated_quantities: bool = True, *, _offset_multiplier: bool = False) -> Lowered:
+    """`_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
+    private, for the benchmark that compares the two (benchmarks/stuck_chains.py)."""
+    return _Lowerer(model, generated_quantities, _offset_multiplier).run()

@@ -1,0 +1,124 @@
+"""Declarations: the data block, and the parameters block with constraints inferred by the
+checker. A non-centred parameter is declared as its standard-normal variable (`z_alpha`); the
+user's `alpha` is then a transformed parameter (effects.py)."""
+
+from __future__ import annotations
+
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.ir import ROWS, Correlated, DataVar, Param
+from mlmdsl.compiler.lower.expressions import Expressions
+from mlmdsl.compiler.lower.program import Line, stan_number
+
+
+class Declarations(Expressions):
+    def declare_data(self) -> None:
+        out = self.out.data
+        out.append(Line("int<lower=0> N;", "number of rows"))
+        for g in self.m.groupings.values():
+            out.append(Line(f"int<lower=1> {g.stan_size};", f"number of levels of {g.name}"))
+        for o in self.m.ordinals:
+            out.append(Line(f"int<lower=2> {o.stan_k};", f"number of categories of {o.outcome}"))
+        for dv in self.m.data:
+            if dv.in_stan:
+                out.append(self.data_line(dv))
+
+    def data_line(self, dv: DataVar) -> Line:
+        n = self.size_of(dv.level)
+        where = f"line {dv.span.line}"
+        if dv.kind == "index":
+            bound = self.m.groupings[dv.grouping or dv.name].stan_size
+            what = f"{dv.name} coded 1..{bound}"
+            if dv.derived is not None:
+                what += f" (computed from {ast.to_text(dv.derived)})"
+            return Line(f"array[{n}] int<lower=1, upper={bound}> {dv.stan};", f"{what}; {where}")
+        if dv.kind == "trials":
+            return Line(f"array[{n}] int<lower=0> {dv.stan};", f"trials; {where}")
+        if dv.kind == "outcome":
+            fam = dv.family
+            assert fam is not None
+            if fam.discrete:
+                bounds = {"binary": "<lower=0, upper=1>"}.get(fam.support, "<lower=0>")
+                if (o := self.m.ordinal(dv.name)) is not None:
+                    bounds = f"<lower=1, upper={o.stan_k}>"
+                return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
+            bounds = {"positive": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(fam.support, "")
+            return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
+        per = "" if dv.level == ROWS else f" (one per level of {dv.level})"
+        return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per}; {where}")
+
+    # ---- parameters -------------------------------------------------------------------
+    def standard_name(self, p: Param) -> str:
+        """The standard-normal variable of a non-centred parameter: alpha -> z_alpha."""
+        if p.name not in self.z_names:
+            self.z_names[p.name] = self.names.fresh(f"z_{p.stan}")
+        return self.z_names[p.name]
+
+    def explicit_noncentered(self, p: Param) -> bool:
+        return p.noncentered is not None and p.block is None and not self.offset_multiplier
+
+    def declare_parameters(self) -> None:
+        self.z_names: dict[str, str] = {}
+        for p in self.m.params:
+            if p.block is not None:
+                continue  # a column of its block's matrix: a transformed parameter
+            if self.explicit_noncentered(p):
+                z = self.standard_name(p)
+                what = f"line {p.line}; standard normal of {p.name} (non-centred)"
+                self.out.parameters.append(Line(self.shaped_decl(p, "", z), what))
+                continue
+            self.out.parameters.append(Line(self.param_decl(p), self.param_comment(p)))
+        for b in self.m.correlated:
+            n, k = self.size_of(b.grouping), b.size
+            effects = ", ".join(b.effects)
+            if b.centered:
+                decl, what = f"matrix[{n}, {k}] {b.block};", f"{effects} (centred)"
+            else:
+                decl, what = f"matrix[{k}, {n}] {b.z};", f"standard normal; {effects} non-centred"
+            self.out.parameters.append(Line(decl, f"line {b.stmt.span.line}; {what}"))
+
+    def param_decl(self, p: Param) -> str:
+        bounds = []
+        if p.lower is not None:
+            bounds.append(f"lower={stan_number(p.lower)}")
+        if p.upper is not None:
+            bounds.append(f"upper={stan_number(p.upper)}")
+        if p.noncentered is not None:  # only in the offset/multiplier form
+            loc, scale = p.noncentered
+            stmt = p.prior.stmt
+            if not (isinstance(loc, ast.Num) and loc.value == 0):
+                bounds.append(f"offset={self.expr(loc, stmt).text}")
+            bounds.append(f"multiplier={self.expr(scale, stmt).text}")
+        b = f"<{', '.join(bounds)}>" if bounds else ""
+        if p.shape == "corr":
+            return f"cholesky_factor_corr[{p.size}] {self.block_of_corr(p.name).chol};"
+        return self.shaped_decl(p, b, p.stan)
+
+    def shaped_decl(self, p: Param, bounds: str, name: str) -> str:
+        """`real`, `vector[N_id]` or `vector[K]` (or `ordered[K]`) as the parameter's shape."""
+        if p.shape == "scalar":
+            return f"real{bounds} {name};"
+        if p.shape == "group":
+            return f"vector{bounds}[{self.size_of(p.domain)}] {name};"
+        kind = "ordered" if p.ordered else f"vector{bounds}"
+        return f"{kind}[{p.size}] {name};"
+
+    def shaped_type(self, p: Param) -> str:
+        """The type of a transformed parameter with the parameter's shape."""
+        if p.shape == "scalar":
+            return "real"
+        if p.shape == "group":
+            return f"vector[{self.size_of(p.domain)}]"
+        return f"vector[{p.size}]"
+
+    def block_of_corr(self, name: str) -> Correlated:
+        return next(b for b in self.m.correlated if b.corr == name)
+
+    def param_comment(self, p: Param) -> str:
+        parts = [f"line {p.line}"]
+        if p.shape == "corr":
+            parts.append(f"Cholesky factor of {p.name}")
+        if p.noncentered is not None:
+            parts.append("non-centred")
+        if p.shape == "group":
+            parts.append(f"one per level of {p.domain}")
+        return "; ".join(parts)

@@ -1,0 +1,134 @@
+"""Generated quantities (pointwise log-likelihood and replicated outcomes, for LOO and
+posterior predictive checks) and the output schema that names every saved quantity."""
+
+from __future__ import annotations
+
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.families import Family
+from mlmdsl.compiler.ir import ROWS, Likelihood
+from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier
+from mlmdsl.compiler.lower.statements import Statements
+from mlmdsl.compiler.schema import OutputSchema, OutputVar
+
+
+class Generated(Statements):
+    def correlations(self) -> None:
+        """Each LKJcorr matrix as the user named it, from its Cholesky factor. Emitted even
+        without the other generated quantities: it is a parameter of the model's output."""
+        for b in self.m.correlated:
+            rho = self.m.stan_names[b.corr]
+            self.out.generated_quantities.append(
+                Line(
+                    f"corr_matrix[{b.size}] {rho} = multiply_lower_tri_self_transpose({b.chol});",
+                    f"correlations of {', '.join(b.effects)}; line {b.stmt.span.line}",
+                )
+            )
+
+    def ordinal_draws(
+        self, lk: Likelihood, codes: list[Code], ll: str, ll_call: str, rep: str, loop: str
+    ) -> None:
+        """log_lik and replicated categories of an ordered outcome. The draw uses
+        categorical_rng on the category probabilities, P(y > k) = inv_logit(eta - c[k]),
+        because ordered_logistic_rng has no compiled path in stanli."""
+        o = self.m.ordinal(lk.outcome)
+        assert o is not None
+        eta, cut = (element(c, loop) for c in codes)
+        above = self.names.fresh(f"{self.m.stan_names[lk.outcome]}_above")
+        self.out.gq_locals += [
+            Line(f"for ({loop} in 1:N) {{", f"P({lk.outcome} > k) = inv_logit(eta - c[k]); categorical_rng draws"),
+            Line(f"  vector[{o.stan_k} - 1] {above} = inv_logit({eta.text} - {cut.text});"),
+            Line(f"  {ll}[{loop}] = {ll_call};"),
+            Line(f"  {rep}[{loop}] = categorical_rng(append_row(1, {above}) - append_row({above}, 0));"),
+            Line("}"),
+        ]
+
+    def lower_generated(self) -> list[OutputVar]:
+        self.correlations()
+        if not self.gq:
+            return []
+        outs: list[OutputVar] = []
+        needed = self.needed_row_derived()
+        self.out.gq_locals.extend(self.row_locals(needed))
+        single = len(self.m.likelihoods) == 1
+        loop = self.names.fresh("n")
+        for lk in self.m.likelihoods:
+            y_dv = self.m.data_var(lk.outcome)
+            assert y_dv is not None
+            y = y_dv.stan
+            ll = "log_lik" if single else self.names.fresh(f"log_lik_{y}")
+            rep = self.names.fresh(f"{y}_rep")
+            stan_fam, codes = self.likelihood_args(lk, self.plans.get(id(lk.stmt)))
+            codes = self.hoist(lk, codes, y)
+            elem = ", ".join(element(c, loop).text for c in codes)
+            kind = "int" if lk.family.discrete else "real"
+            self.out.generated_quantities.append(Line(f"vector[N] {ll};", f"pointwise log-likelihood of {lk.outcome}"))
+            self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
+            lpdf = "lpmf" if lk.family.discrete else "lpdf"
+            ll_call = f"{stan_fam}_{lpdf}({y}[{loop}] | {elem})"
+            if lk.family.support == "ordinal":
+                self.ordinal_draws(lk, codes, ll, ll_call, rep, loop)
+            else:
+                self.out.gq_locals.append(Line(f"for ({loop} in 1:N) {ll}[{loop}] = {ll_call};"))
+                if any(c.vector for c in codes):
+                    self.out.gq_locals.append(Line(f"{rep} = {self.rng_call(lk.family, stan_fam, codes)};"))
+                else:
+                    # Every argument a scalar (`height[i] ~ Normal(mu, sigma)`): the rng returns
+                    # one draw, so draw each row's in a loop.
+                    draw = self.rng_call(lk.family, stan_fam, codes)
+                    self.out.gq_locals.append(Line(f"for ({loop} in 1:N) {rep}[{loop}] = {draw};"))
+            outs.append(OutputVar(ll, lk.outcome, ("obs",), "log_lik", None, lk.stmt.span.line))
+            outs.append(OutputVar(rep, lk.outcome, ("obs",), "predictive", None, lk.stmt.span.line))
+        return outs
+
+    def hoist(self, lk: Likelihood, codes: list[Code], y: str) -> list[Code]:
+        """Vector arguments that are expressions become named locals, so the log_lik loop can
+        index them element by element."""
+        out = []
+        for (argname, _), c in zip(lk.family.args, codes, strict=True):
+            if c.vector and not is_identifier(c.text):
+                local = self.names.fresh(f"{y}_{argname}")
+                decl = "array[N] int" if c.integer else "vector[N]"
+                self.out.gq_locals.append(Line(f"{decl} {local} = {c.text};"))
+                c = Code(local, True, c.integer)
+            out.append(c)
+        return out
+
+    def rng_call(self, fam: Family, stan_fam: str, codes: list[Code]) -> str:
+        args = ", ".join(c.text for c in codes)
+        if stan_fam == "binomial_logit":
+            n, eta = codes
+            return f"binomial_rng({n.text}, inv_logit({eta.text}))"
+        return f"{stan_fam}_rng({args})"
+
+    # ---- schema --------------------------------------------------------------------------
+    def schema(self, gq_vars: list[OutputVar]) -> OutputSchema:
+        """The user's quantities by their Stan names. A non-centred effect is listed as the
+        user's `alpha` (a transformed parameter); its standard-normal `z_alpha` is internal and
+        so absent here, from summaries, ArviZ data and predictions alike."""
+        variables: list[OutputVar] = []
+        for p in self.m.params:
+            dims: tuple[str, ...] = ()
+            if p.shape == "group" and p.domain:
+                dims = (p.domain,)
+            elif p.dim is not None:
+                dims = (p.dim,) * (2 if p.shape == "corr" else 1)
+            variables.append(OutputVar(p.stan, p.name, dims, p.role, p.role_grouping or p.domain, p.line))  # type: ignore[arg-type]
+        for d in self.m.derived:
+            if d.data_only or d.level == ROWS:
+                continue
+            dims = (d.level,) if d.level else ()
+            variables.append(OutputVar(d.stan, d.name, dims, "derived", d.level, d.stmt.span.line))
+        statements: list[str] = []
+        seen: set[ast.Span] = set()
+        for s in self.m.program.statements:
+            # A shared prior `[bA, bI] ~ Normal(0, 1)` is one Sample per name with one span.
+            if isinstance(s, ast.Directive) or s.span in seen:
+                continue
+            seen.add(s.span)
+            statements.append(self.m.program.statement_text(s))
+        return OutputSchema(
+            tuple(variables + gq_vars),
+            coords=self.m.dim_labels(),
+            outcomes=tuple(lk.outcome for lk in self.m.likelihoods),
+            statements=tuple(statements),
+        )
