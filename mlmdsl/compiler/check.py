@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic
 from mlmdsl.compiler.ir import CheckedModel
-from mlmdsl.compiler.passes import build, constraints, domains, lints, roles, shapes, structures
+from mlmdsl.compiler.passes import build, constraints, domains, lints, outcomes, roles, shapes, structures
 from mlmdsl.compiler.passes.symbols import Context
 
 
@@ -43,6 +43,7 @@ def run(ctx: Context) -> CheckedModel | None:
     structures.run(ctx)
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)
+    outcomes.run(ctx)
     roles.require_likelihood(ctx)
     if ctx.has_errors:
         return None

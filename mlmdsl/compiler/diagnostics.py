@@ -34,6 +34,8 @@ CODES: dict[str, str] = {
     "E206": "bad-assign-target",
     "E207": "unknown-directive",
     "E208": "discrete-prior",
+    "E209": "bad-censoring",
+    "E210": "bad-truncation",
     # names
     "E300": "missing-prior",
     "E301": "duplicate-prior",
@@ -63,6 +65,8 @@ CODES: dict[str, str] = {
     "E406": "data-unreadable",
     "E407": "nested-group-not-unique",
     "E408": "not-finite",
+    "E409": "bad-censoring-values",
+    "E410": "outside-truncation",
     # warnings
     "W500": "unused-parameter",
     "W501": "unused-quantity",
