@@ -21,6 +21,8 @@ _SIMPLEX_TOLERANCE = 1e-6
 def run(ctx: Context) -> None:
     for st in ctx.stmts:
         node = st.node
+        if st.family is None:
+            continue  # an unknown distribution or a bad call: reported by roles
         if isinstance(node, ast.Sample) and (node.censoring is not None or node.truncation is not None):
             if st.kind != "likelihood":
                 span = (node.censoring or node.truncation).span  # type: ignore[union-attr]
