@@ -47,7 +47,8 @@ def _hurdle_poisson(rng, x):
 
 def _hurdle_negbin(rng, x):
     mu = np.exp(0.5 + 0.4 * x)
-    return np.where(rng.random(x.size) < 0.3, 0, _zero_truncated(rng, lambda: rng.negative_binomial(3.0, 3.0 / (3.0 + mu))))
+    positive = _zero_truncated(rng, lambda: rng.negative_binomial(3.0, 3.0 / (3.0 + mu)))
+    return np.where(rng.random(x.size) < 0.3, 0, positive)
 
 
 def _hurdle_lognormal(rng, x):
