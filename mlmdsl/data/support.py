@@ -95,11 +95,12 @@ def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
         codes = np.array([lookup[str(v)] for v in series.tolist()], dtype=np.int64)
     if k is not None and (len(categories) > k or int(codes.max()) > k):
         bad = codes > k
-        shown = (
-            f"{len(categories)} categories ({', '.join(map(str, categories[:8]))})"
-            if not bad.any()
-            else f"the value {categories[int(codes[np.flatnonzero(bad)[0]]) - 1]} ({rows_text(b.rows[bad])})"
-        )
+        if bad.any():
+            first = int(codes[np.flatnonzero(bad)[0]])
+            value = categories[first - 1] if first <= len(categories) else first
+            shown = f"the value {value} ({rows_text(b.rows[bad])})"
+        else:  # a Categorical dtype with more categories than the model has scores
+            shown = f"{len(categories)} categories ({', '.join(map(str, categories[:8]))})"
         b.diags.append(
             error(
                 "E402",
