@@ -87,7 +87,7 @@ ERRORS = [
     ("truncation bound from a column", edit(SCORES, "T[0, ]", "T[lo[i], ]"), "E210", 1, 31),
     ("fractional bound of a count", "y[i] ~ Poisson(l) T[0.5, ]\nl ~ Exponential(1)\n", "E210", 1, 21),
     ("truncated Binomial makes no sense", "y[i] ~ Binomial(10, p) T[1, ]\np ~ Beta(1, 1)\n", "E210", 1, 24),
-    ("truncated zero-inflated family", edit(ZIP, "lambda)", "lambda) T[, 10]"), "E210", 1, 29),
+    ("truncated zero-inflated family", edit(ZIP, "p, lambda)", "p, lambda) T[, 10]"), "E210", 1, 29),
     ("censored and truncated", edit(CATS, "censored(1 - adopted[i])", "censored(1 - adopted[i]) T[0, 100]"),
      "E210", 1, 61),
     ("truncation on a prior", edit(SCORES, "sigma ~ Exponential(1)", "sigma ~ Normal(0, 1) T[0, ]"), "E210", 4, 22),
