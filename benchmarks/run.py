@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--parameterization",
         choices=["noncentered", "centered", "auto"],
-        default=None,
-        help="override our programs' parameterization (auto: chosen from each data set)",
+        default="auto",
+        help="our programs' parameterization (default auto, as Model.fit: chosen from each data set; "
+        "a line's annotation always wins)",
     )
     p.add_argument("--gq", action="store_true", help="keep our generated quantities (log_lik, replicated outcomes)")
     p.add_argument(

@@ -17,7 +17,8 @@ A run is **not converged** when any user-facing quantity has R-hat > 1.1. Report
 stuck chains, runs with a stuck chain, runs not converged, divergences, median min bulk ESS/s.
 
 Part 2, ESS/s on the lecture examples (`--ess-models`, examples/data/*.csv): min bulk ESS over
-the user's quantities (the schema's variables, not z_*) per second of sampling, median over
+the user's quantities (the schema's variables, not z_*) per second of sampling, and per 1000
+gradient evaluations (leapfrog steps: unaffected by the machine's load), median over
 `--ess-seeds` seeds, for both forms, and the ratio explicit / offset-multiplier.
 
 The old form is emitted through the compiler's private flag (lower(..., _offset_multiplier=True)).
@@ -111,7 +112,9 @@ def one_run(code: str, bound, seed: int, chains: int, iters: int, scales: list[s
     min_ess = min(e for e, _ in stats.values())
     max_rhat = max(r for _, r in stats.values())
     div = raw.sampler_stats.get("divergent__")
+    steps = float(raw.sampler_stats["n_leapfrog__"].sum()) if "n_leapfrog__" in raw.sampler_stats else None
     return {
+        "ess_per_1k_grad": round(1000 * min_ess / steps, 2) if steps else None,
         "seed": seed,
         "seconds": round(seconds, 3),
         "min_ess": round(min_ess, 1),
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         _, bound, codes, scales, user = programs(name)
         result["stuck"][name] = {}
         for form in FORMS:
-            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in range(1, args.runs + 1)]
+            seeds = range(1, args.runs + 1)
+            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in seeds]
             summary = summarise(runs)
             result["stuck"][name][form] = {"summary": summary, "runs": runs}
             print(
@@ -165,21 +169,28 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    seed {r['seed']}: {w}")
 
     print(f"\nESS/s (min bulk ESS over the user's quantities / s), median over seeds 1..{args.ess_seeds}")
-    print(f"{'model':<16} {'explicit':>9} {'offset/mult':>11} {'ratio':>6}")
+    print(f"{'model':<16} {'explicit':>9} {'offset/mult':>11} {'ratio':>6} | per 1000 gradients: explicit, "
+          "offset/mult, ratio")
     for name in filter(None, args.ess_models.split(",")):
         _, bound, codes, scales, user = programs(name)
         row = {}
         for form in FORMS:
-            runs = [
-                one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in range(1, args.ess_seeds + 1)
-            ]
-            row[form] = {"median_ess_per_s": statistics.median(r["ess_per_s"] for r in runs), "runs": runs}
+            seeds = range(1, args.ess_seeds + 1)
+            runs = [one_run(codes[form], bound, s, args.chains, args.iter, scales, user) for s in seeds]
+            row[form] = {
+                "median_ess_per_s": statistics.median(r["ess_per_s"] for r in runs),
+                "median_ess_per_1k_grad": statistics.median(r["ess_per_1k_grad"] for r in runs),
+                "runs": runs,
+            }
         ratio = row["explicit"]["median_ess_per_s"] / row["offset_multiplier"]["median_ess_per_s"]
         row["ratio"] = ratio
+        grad = [row[f]["median_ess_per_1k_grad"] for f in FORMS]
+        row["ratio_per_grad"] = grad[0] / grad[1]
         result["ess"][name] = row
         print(
             f"{name:<16} {row['explicit']['median_ess_per_s']:>9.1f} "
-            f"{row['offset_multiplier']['median_ess_per_s']:>11.1f} {ratio:>6.2f}",
+            f"{row['offset_multiplier']['median_ess_per_s']:>11.1f} {ratio:>6.2f} | "
+            f"{grad[0]:>8.1f} {grad[1]:>8.1f} {row['ratio_per_grad']:>6.2f}",
             flush=True,
         )
     if args.json:

@@ -182,6 +182,7 @@ class Model:
         adapt_delta: float = 0.8,
         max_treedepth: int = 10,
         refresh: int = 100,
+        progress: bool = True,
         parallel_chains: int | None = None,
         output_dir: str | Path | None = None,
         drop_missing: bool = False,
@@ -190,15 +191,15 @@ class Model:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
         effects that no line's annotation decides; "auto" chooses per statement from `data`.
-        The choice and its reason are in `fit.data_info["parameterization"]`."""
+        The choice and its reason are in `fit.data_info["parameterization"]`.
+
+        `progress=False` (or `refresh=0`) prints nothing while sampling; otherwise a bar per
+        chain on a terminal or in a notebook, a few plain lines when stderr is a file. Every
+        sampler setting is checked first: a ValueError names the keyword and its range."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
-        from mlmdsl.posterior.fit import Fit
 
-        bound = self.bind(data, drop_missing=drop_missing)
-        for d in bound.diagnostics:
-            warnings.warn(d.message, DataWarning, stacklevel=2)
-        model = self.for_data(bound, parameterization)
+        # Checked before the data is read, so a bad keyword fails fast (ValueError).
         config = SampleConfig(
             chains=chains,
             iter_warmup=iter_warmup,
@@ -207,10 +208,17 @@ class Model:
             adapt_delta=adapt_delta,
             max_treedepth=max_treedepth,
             refresh=refresh,
+            progress=progress,
             parallel_chains=parallel_chains,
             output_dir=Path(output_dir) if output_dir is not None else None,
         )
+        bound = self.bind(data, drop_missing=drop_missing)
+        for d in bound.diagnostics:
+            warnings.warn(d.message, DataWarning, stacklevel=2)
+        model = self.for_data(bound, parameterization)
         raw = get_backend(backend).sample(model.stan_code(), bound.stan_data, config)
+        from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
+
         info: dict[str, Any] = dict(bound.info)
         info.setdefault("seed", raw.info.get("seed"))
         # What binding decided on the user's behalf (rows dropped) travels with the fit.

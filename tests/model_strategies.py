@@ -117,6 +117,14 @@ def _terms(draw, model: _Model) -> list[str]:
     if draw(st.booleans()):  # fixed effects per level
         model.priors.append(f"f[k] ~ Normal(0, {draw(POSITIVES)})")
         terms.append("f[treatment[i]]")
+    if draw(st.booleans()):  # per-level effects of an index computed from data (rethinking's treatment)
+        model.statements.append("cell[i] = 1 + left[i] + 2 * partner[i]")
+        model.priors.append("fc[k] ~ Normal(0, 1)")
+        terms.append("fc[cell[i]]")
+    if draw(st.booleans()):  # a scalar derived quantity
+        model.statements.append(f"bt = {draw(st.sampled_from(['2 * bq', 'exp(bq)', 'bq / 3', '-bq']))}")
+        model.priors.append("bq ~ Normal(0, 1)")
+        terms.append("bt * xt[i]")
     if draw(st.booleans()):  # correlated intercepts and slopes
         means = draw(st.sampled_from(["[0, 0]", "[mbar, 0]", "c(mbar, sbar)"]))
         if "mbar" in means:
@@ -170,7 +178,12 @@ def models(draw, comments: bool = False) -> str:
                 # a second outcome on the same linked quantity
                 model.statements.insert(1, fam.template.format(y="y2", m="mu[i]"))
                 outcomes.append("y2")
-    model.priors += list(fam.extras)
+    extras = list(fam.extras)
+    if fam.name in ("Normal", "LogNormal", "Logistic") and draw(st.booleans()):
+        # a scale per level of a grouping: a vector argument beside a scalar or vector mean
+        model.statements = [line.replace(", sigma)", ", sig[hs[i]])") for line in model.statements]
+        extras = ["sig[k] ~ Exponential(1)"]
+    model.priors += extras
     # Priors and statements in any order: the language is declarative.
     order = draw(st.permutations(range(len(model.statements) + len(model.priors))))
     lines = model.statements + model.priors

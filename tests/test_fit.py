@@ -197,5 +197,5 @@ def test_dropped_rows_are_reported_and_stdout_is_only_the_report(tmp_path, capsy
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert "dropped 2 rows" in err and "`con`" in err
-    assert "Iteration" not in out and "Iteration" in err
+    assert "Sampling: done" not in out and "Sampling: done" in err  # progress on stderr only
     assert f"N = {len(frame) - 2} observations" in out

@@ -11,7 +11,7 @@ import mlmdsl
 from mlmdsl.cli import main
 from mlmdsl.compiler import compile_source
 from mlmdsl.data import bind
-from mlmdsl.data.parameterize import CENTRED_BELOW, choose
+from mlmdsl.data.parameterize import CENTRED_BELOW, CENTRED_BELOW_GAUSSIAN, choose, threshold_for
 from tests.conftest import EXAMPLES
 
 PARTIAL = (EXAMPLES / "partial_pooling.mlm").read_text(encoding="utf-8").replace("con[i]", "y[i]")
@@ -148,7 +148,8 @@ def test_choice_from_the_data(what, source, data, expected) -> None:
     assert {n: c.centered for n, c in choices.items()} == expected
     for c in choices.values():
         assert c.shrinkage is not None and 0 <= c.shrinkage <= 1
-        assert (c.shrinkage < CENTRED_BELOW) == c.centered
+        assert c.threshold == threshold_for(compiled.model.likelihoods[0].family.name)
+        assert (c.shrinkage < c.threshold) == c.centered
         assert "per level on average" in c.reason and f"shrinkage {c.shrinkage:.2f}" in c.reason
 
 
@@ -260,3 +261,38 @@ def test_mlm_fit_reports_the_choice_by_default(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "Parameterization (chosen from the data;" in out
     assert "`alpha` is sampled centred — " in out and "the data dominate the prior" in out
+
+
+def _binomial_seeded(seed: int, levels: int, trials: int, spread: float) -> pd.DataFrame:
+    r = np.random.default_rng(seed)
+    a = r.normal(0.3, spread, levels)
+    n = np.full(levels, trials)
+    return pd.DataFrame({"id": np.arange(1, levels + 1), "n": n, "y": r.binomial(n, 1 / (1 + np.exp(-a)))})
+
+
+def _normal_seeded(seed: int, levels: int, per_level: int, spread: float) -> pd.DataFrame:
+    r = np.random.default_rng(seed)
+    ids = np.repeat(np.arange(1, levels + 1), per_level)
+    a = r.normal(0, spread, levels)
+    return pd.DataFrame({"id": ids, "y": a[ids - 1] + r.normal(0, 1, len(ids))})
+
+
+BORDERLINE = [
+    # (what, source, data, shrinkage about, centred): the band where the old single line at 0.3
+    # chose wrongly (benchmarks/auto_borderline.py measures each form's ESS/s on these data).
+    ("gaussian at 0.34: centred (1.9x better measured)", PARTIAL, _normal_seeded(3, 30, 4, 0.7), 0.341, True),
+    ("binomial at 0.29: non-centred", BINOMIAL, _binomial_seeded(16, 40, 10, 0.9), 0.293, False),
+    ("binomial at 0.27: centred (1.4x better measured)", BINOMIAL, _binomial_seeded(3, 40, 10, 0.8), 0.273, True),
+]
+
+
+@pytest.mark.parametrize("what,source,data,kappa,centred", BORDERLINE, ids=[b[0] for b in BORDERLINE])
+def test_borderline_choices(what, source, data, kappa, centred) -> None:
+    compiled = compile_source(source)
+    (choice,) = choose(compiled.model, bind(compiled.model, data)).values()
+    assert choice.shrinkage == pytest.approx(kappa, abs=0.001)
+    assert choice.centered == centred
+
+
+def test_thresholds_by_outcome() -> None:
+    assert threshold_for("Normal") == CENTRED_BELOW_GAUSSIAN > threshold_for("Binomial") == CENTRED_BELOW

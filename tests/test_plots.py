@@ -54,11 +54,20 @@ def test_every_plot_is_drawn(kind: str, persons: Fit, chimps: Fit, tmp_path) -> 
         saved(fit.plot(kind), tmp_path / f"{fit.model_name}_{kind}.png")
 
 
+def _texts(fig: Figure) -> list[str]:
+    """Every label on the figure's axes: tick labels (mlmdsl's own figures) and text artists
+    (arviz-plots' forest plot writes its labels as texts in a column of their own)."""
+    out = []
+    for ax in fig.axes:
+        out += [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        out += [t.get_text() for t in ax.texts if t.get_text()]
+    return out
+
+
 def test_intervals_list_the_overview_parameters(persons: Fit) -> None:
-    ax = plots.intervals(persons).axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["abar", "sigma_a", "sigma"]
-    custom = plots.intervals(persons, ["alpha"]).axes[0]
-    assert len(custom.get_yticklabels()) > 10  # 90 levels, every second one labelled
+    assert _texts(plots.intervals(persons)) == ["abar", "sigma_a", "sigma"]
+    # 90 levels: mlmdsl's own figure labels every second one, arviz-plots' forest all of them.
+    assert len(_texts(plots.intervals(persons, ["alpha"]))) > 10
 
 
 def test_group_effects_are_labelled_with_the_groups(chimps: Fit) -> None:
@@ -118,7 +127,7 @@ def test_ppc_data_and_kinds(persons: Fit, chimps: Fit) -> None:
 
 def test_trace_and_rank_show_each_chain(chimps: Fit) -> None:
     trace = plots.trace(chimps, ["sigma_a"])
-    assert len(trace.axes) == 2 and len(trace.axes[1].lines) == chimps.n_chains
+    assert len(trace.axes) == 2 and len(trace.axes[1].lines) >= chimps.n_chains
     rank = plots.rank(chimps, ["b"])
     assert [ax.get_title() for ax in rank.axes] == ["b[1]", "b[2]", "b[3]", "b[4]"]
 

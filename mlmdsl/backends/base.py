@@ -7,12 +7,15 @@ nothing about .mlm models, labels or ArviZ. Everything above it (results, report
 
 from __future__ import annotations
 
+import math
+import numbers
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # only for annotations: `mlm check` and `mlm transpile` never load NumPy
+    import numpy as np
 
 
 class BackendError(Exception):
@@ -30,6 +33,23 @@ class BackendError(Exception):
         return f"{self.message}\nThe sampler's output is kept in:\n{kept}"
 
 
+class SamplingInterrupted(KeyboardInterrupt):
+    """The user interrupted sampling; every chain was stopped. Still a KeyboardInterrupt, so
+    Ctrl-C ends a script as usual; `output_files` are the partial draws kept for the user."""
+
+    def __init__(self, message: str, output_files: tuple[Path, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.output_files = tuple(output_files)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SamplerNoteWarning(UserWarning):
+    """Something the sampler printed that matters for this fit (kept in files, said where)."""
+
+
 class StanliFallbackWarning(RuntimeWarning):
     """stanli lacks a Stan function and fell back to its interpreter or dropped quantities.
 
@@ -37,21 +57,94 @@ class StanliFallbackWarning(RuntimeWarning):
     """
 
 
+# Stan's seed is an unsigned 32-bit integer; a wider value would be truncated silently.
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of one sampler setting, shared by Model.fit and the `mlm` flags.
+
+    `low_open`/`high_open` exclude the bound itself (adapt_delta lies strictly between 0 and 1).
+    """
+
+    kind: type  # int or float
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            if self.low_open and self.high_open:
+                return f"{noun} strictly between {_num(self.low)} and {_num(self.high)}"
+            return f"{noun} from {_num(self.low)} to {_num(self.high)}"
+        if self.low is not None:
+            return f"{noun} {'>' if self.low_open else '>='} {_num(self.low)}"
+        return noun
+
+    def check(self, value: Any) -> str | None:
+        """None when `value` is allowed, else why not (for a message that names the setting)."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"must be {self.describe()}, got {value!r}"
+        if self.kind is int and not isinstance(value, numbers.Integral):
+            return f"must be {self.describe()}, got {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be {self.describe()}, got {value!r}"
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if too_low or too_high:
+            return f"must be {self.describe()}, got {value!r}"
+        return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# One table for every entry point: SampleConfig checks it, and mlm's flags are built from it.
+# None is allowed where the SampleConfig field's default is None (seed, parallel_chains).
+SAMPLER_LIMITS: dict[str, Limit] = {
+    "chains": Limit(int, 1),
+    "iter_warmup": Limit(int, 0),
+    "iter_sampling": Limit(int, 1),
+    "seed": Limit(int, 0, MAX_SEED),
+    "adapt_delta": Limit(float, 0, 1, low_open=True, high_open=True),
+    "max_treedepth": Limit(int, 1),
+    "refresh": Limit(int, 0),
+    "parallel_chains": Limit(int, 1),
+}
+
+
 @dataclass(frozen=True)
 class SampleConfig:
+    """How to sample. Every value is checked on construction: a ValueError names the setting
+    and its allowed range (SAMPLER_LIMITS), so no backend ever sees a value it cannot run."""
+
     chains: int = 4
     iter_warmup: int = 1000
     iter_sampling: int = 1000
     seed: int | None = None
     adapt_delta: float = 0.8
     max_treedepth: int = 10
-    refresh: int = 100  # 0 silences progress
+    refresh: int = 100  # iterations between progress updates; 0 silences progress
     parallel_chains: int | None = None
     output_dir: Path | None = None  # where CSVs go (cmdstan); None = a fresh temp dir
+    progress: bool = True  # progress bars on a terminal or notebook, plain lines otherwise
 
+    def __post_init__(self) -> None:
+        for name, limit in SAMPLER_LIMITS.items():
+            value = getattr(self, name)
+            if value is None and name in ("seed", "parallel_chains"):
+                continue
+            problem = limit.check(value)
+            if problem is not None:
+                raise ValueError(f"{name} {problem}")
 
-# Stan's seed is an unsigned 32-bit integer; a wider value would be truncated silently.
-MAX_SEED = 2**32 - 1
+    @property
+    def shows_progress(self) -> bool:
+        return self.progress and self.refresh > 0
 
 
 def resolve_seed(seed: int | None) -> int:

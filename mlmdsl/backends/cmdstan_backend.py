@@ -1,22 +1,20 @@
 """The reference sampler: CmdStan, driven through cmdstanpy.
 
-Compiling a Stan program takes a minute, so executables are cached by the hash of the program
-and the CmdStan version: a refit of the same program never recompiles. cmdstanpy is imported
-inside the functions that need it, so importing mlmdsl.backends does not pull it in.
+cmdstanpy compiles (cmdstan_cache.py keeps one executable per program and CmdStan install),
+composes each chain's command line and parses the Stan CSV files; mlmdsl runs the chain
+processes itself (cmdstan_run.py) so an interrupt stops them all and a failure says why.
+cmdstanpy is imported inside the functions that need it, so importing mlmdsl.backends does
+not pull it in.
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +26,38 @@ from mlmdsl.backends.base import (
     BackendError,
     RawFit,
     SampleConfig,
+    SamplerNoteWarning,
+    SamplingInterrupted,
     resolve_seed,
 )
+from mlmdsl.backends.cmdstan_cache import (
+    EXE_SUFFIX,
+    cache_dir,
+    cache_key,
+    compiled_executable,
+    model_dir,
+    program_for_key,
+    user_cache_root,
+)
+from mlmdsl.backends.cmdstan_run import ChainRun, count_nonfatal, first_cause, run_chains
+from mlmdsl.backends.progress import ChainProgress
+from mlmdsl.backends.stan_csv import PipeReader, can_stream, read_stan_csv
 
-_EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
-_STAN_FILE_NAME = "model.stan"
+__all__ = [
+    "CmdStanBackend",
+    "cache_dir",
+    "cache_key",
+    "cmdstan_version_string",
+    "find_cmdstan",
+    "model_dir",
+    "program_for_key",
+    "user_cache_root",
+]
+
+# CmdStan writes 6 significant digits unless told otherwise; 18 round-trips a double.
+SIG_FIGS = 18
+# A fit is suspect (and CmdStan's warm-up messages worth keeping) above this split R-hat.
+RHAT_SUSPECT = 1.01
 
 
 @dataclass(frozen=True)
@@ -50,31 +75,45 @@ class CmdStanBackend:
         cmdstan = _require_cmdstan()
         version = cmdstan_version_string(cmdstan)
         seed = resolve_seed(config.seed)
-        output_dir, is_temp = _output_dir(config)
-        with _cmdstanpy_log_level(logging.INFO if config.refresh > 0 else logging.WARNING):
-            compile_start = time.perf_counter()
-            model, compiled = _compiled_model(stan_code, version)
-            start = time.perf_counter()
-            fit = _run_sampler(model, data, config, seed, output_dir)
-            elapsed = time.perf_counter() - start
+        compile_start = time.perf_counter()
+        exe, compiled = compiled_executable(stan_code, version, cmdstan, announce=config.shows_progress)
+        start = time.perf_counter()
+        run_dir, is_temp = _output_dir(config)
+        try:
+            runs = _chain_runs(exe, data, config, seed, run_dir)
+        except (OSError, ValueError) as exc:
+            if is_temp:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise BackendError(f"could not prepare the CmdStan run in {run_dir}: {exc}") from exc
+        draws, stats = _run(runs, config, seed, run_dir, is_temp)
+        elapsed = time.perf_counter() - start
+        consoles = {run.chain: run.console_text() for run in runs}
+        note = _console_note(consoles, runs, draws, stats, run_dir, is_temp)
+        kept: tuple[Path, ...]
         if is_temp:
-            _remove_at_exit(output_dir)
-        csv_files = tuple(Path(f) for f in fit.runset.csv_files)
+            kept = _clean_temp_dir(run_dir, keep_consoles=note is not None, runs=runs)
+        else:
+            kept = tuple(p for run in runs for p in (run.csv_file, run.console_file) if p.exists())
+        if note is not None:
+            warnings.warn(note, SamplerNoteWarning, stacklevel=3)
         return RawFit(
-            draws=_draws(fit),
-            sampler_stats=_sampler_stats(fit),
+            draws=draws,
+            sampler_stats=stats,
             backend=self.name,
             config=config,
             elapsed_seconds=elapsed,
-            output_files=csv_files,
+            output_files=kept,
             info={
                 "seed": seed,
                 "cmdstan_path": str(cmdstan),
                 "cmdstan_version": version,
-                "exe_file": str(model.exe_file),
+                "exe_file": str(exe),
                 "compiled": compiled,
                 "compile_seconds": start - compile_start,
-                "output_dir": str(output_dir),
+                "output_dir": str(run_dir) if kept else None,
+                "parallel_chains": _parallel_chains(config),
+                "nonfatal_messages": sum(count_nonfatal(text) for text in consoles.values()),
+                "notes": [note] if note else [],
             },
         )
 
@@ -103,7 +142,7 @@ def _search_cmdstan() -> _CmdStanSearch:
     except ValueError as exc:
         return _CmdStanSearch(None, (f"{where}: {exc}",))
     # A downloaded but unbuilt CmdStan passes cmdstanpy's check and then fails every compile.
-    if not (path / "bin" / f"stanc{_EXE_SUFFIX}").is_file():
+    if not (path / "bin" / f"stanc{EXE_SUFFIX}").is_file():
         return _CmdStanSearch(None, (f"{where}: {path} has no bin/stanc, so it was never built",))
     return _CmdStanSearch(path, (where,))
 
@@ -146,90 +185,11 @@ def cmdstan_version_string(cmdstan: Path) -> str:
     return f"unknown@{cmdstan.resolve()}"
 
 
-# --- the compile cache -------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Where compiled models live: $MLMDSL_CACHE_DIR, else <user cache>/mlmdsl/cmdstan."""
-    override = os.environ.get("MLMDSL_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    return user_cache_root() / "mlmdsl" / "cmdstan"
-
-
-def user_cache_root(platform: str = sys.platform) -> Path:
-    """The per-user cache directory each OS designates for this."""
-    if platform == "win32":
-        local = os.environ.get("LOCALAPPDATA")
-        return Path(local) if local else Path.home() / "AppData" / "Local"
-    if platform == "darwin":
-        return Path.home() / "Library" / "Caches"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    # The XDG spec says a relative value is invalid and must be ignored.
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg)
-    return Path.home() / ".cache"
-
-
-def cache_key(stan_code: str, cmdstan_version: str) -> str:
-    """16 hex digits naming the cache entry of this program under this CmdStan."""
-    # The separator keeps ("ab", "c") and ("a", "bc") apart.
-    payload = f"{stan_code}\0cmdstan {cmdstan_version}".encode()
-    return hashlib.sha256(payload).hexdigest()[:16]
-
-
-def model_dir(stan_code: str, cmdstan_version: str) -> Path:
-    return cache_dir() / cache_key(stan_code, cmdstan_version)
-
-
-def _write_source(directory: Path, stan_code: str) -> Path:
-    """model.stan in `directory`, written only when missing or different.
-
-    Rewriting an unchanged file would make it newer than the executable, and cmdstanpy
-    recompiles whenever the source is newer.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    stan_file = directory / _STAN_FILE_NAME
-    if stan_file.is_file() and stan_file.read_text(encoding="utf-8") == stan_code:
-        return stan_file
-    # A differing file (a torn write) may sit beside an executable built from it.
-    _exe_for(stan_file).unlink(missing_ok=True)
-    # Write then rename, so a concurrent process never reads half a program.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model-", suffix=".stan")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(stan_code)
-    os.replace(tmp, stan_file)
-    return stan_file
-
-
-def _exe_for(stan_file: Path) -> Path:
-    # cmdstanpy names the executable after the source file, beside it.
-    return stan_file.with_suffix(_EXE_SUFFIX)
-
-
-def _compiled_model(stan_code: str, cmdstan_version: str) -> tuple[Any, bool]:
-    """A CmdStanModel for `stan_code` and whether it had to be compiled now."""
-    import cmdstanpy
-
-    stan_file = _write_source(model_dir(stan_code, cmdstan_version), stan_code)
-    exe_file = _exe_for(stan_file)
-    cached = exe_file.is_file()
-    try:
-        if cached:
-            return cmdstanpy.CmdStanModel(stan_file=str(stan_file), exe_file=str(exe_file)), False
-        return cmdstanpy.CmdStanModel(stan_file=str(stan_file)), True
-    except (ValueError, RuntimeError) as exc:
-        raise BackendError(
-            f"CmdStan could not compile the Stan program ({stan_file}). "
-            f"stanc/the C++ compiler said:\n{exc}"
-        ) from exc
-
-
 # --- sampling ----------------------------------------------------------------------------
 
 
 def _output_dir(config: SampleConfig) -> tuple[Path, bool]:
-    """Where this run's CSVs go, and whether it is a temp dir of our own making."""
+    """Where this run's files go, and whether it is a temp dir of our own making."""
     if config.output_dir is not None:
         config.output_dir.mkdir(parents=True, exist_ok=True)
         return config.output_dir, False
@@ -238,38 +198,160 @@ def _output_dir(config: SampleConfig) -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix="mlmdsl-cmdstan-")), True
 
 
-def _remove_at_exit(directory: Path) -> None:
-    # A successful run's draws are in memory; its temp CSVs need only last the session.
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int, run_dir: Path) -> list[ChainRun]:
+    from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
+    from cmdstanpy.utils import write_stan_json
 
-
-def _run_sampler(
-    model: Any, data: dict[str, Any], config: SampleConfig, seed: int, output_dir: Path
-) -> Any:
-    before = _listing(output_dir)
-    show_progress = config.refresh > 0
-    try:
-        fit = model.sample(
-            data=data,
-            chains=config.chains,
-            parallel_chains=_parallel_chains(config),
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    # A user's output_dir may already hold an earlier run's files: never overwrite them.
+    prefix = _unused_prefix(run_dir, f"model-{stamp}")
+    data_file = run_dir / f"{prefix}-data.json"
+    write_stan_json(str(data_file), data)
+    total = config.iter_warmup + config.iter_sampling
+    args = CmdStanArgs(
+        model_name="model",
+        model_exe=str(exe),
+        chain_ids=list(range(1, config.chains + 1)),
+        method_args=SamplerArgs(
             iter_warmup=config.iter_warmup,
             iter_sampling=config.iter_sampling,
-            seed=seed,
             adapt_delta=config.adapt_delta,
             max_treedepth=config.max_treedepth,
-            output_dir=str(output_dir),
-            show_progress=show_progress,
-            # cmdstanpy rejects refresh=0; None keeps CmdStan's default.
-            refresh=config.refresh if show_progress else None,
+        ),
+        data=str(data_file),
+        seed=seed,
+        output_dir=str(run_dir),
+        sig_figs=SIG_FIGS,
+        # Progress off: one console line per chain instead of one per 100 iterations.
+        refresh=config.refresh if config.shows_progress else max(total, 1),
+    )
+    runs = []
+    for index in range(config.chains):
+        csv_file = run_dir / f"{prefix}_{index + 1}.csv"
+        runs.append(
+            ChainRun(
+                chain=index + 1,
+                command=args.compose_command(index, str(csv_file)),
+                csv_file=csv_file,
+                console_file=run_dir / f"{prefix}_{index + 1}-stdout.txt",
+            )
         )
-        # The CSVs are parsed lazily; parse now so a corrupt file fails here, with the
-        # files reported, not later in some unrelated caller.
-        fit.draws()
-    except (RuntimeError, ValueError) as exc:
-        kept = _new_files(output_dir, before)
-        raise BackendError(f"CmdStan sampling failed (seed {seed}):\n{exc}", kept) from exc
-    return fit
+    return runs
+
+
+def _unused_prefix(directory: Path, prefix: str) -> str:
+    candidate, n = prefix, 1
+    while any(directory.glob(f"{candidate}[-_]*")):
+        n += 1
+        candidate = f"{prefix}-{n}"
+    return candidate
+
+
+def _run(
+    runs: list[ChainRun], config: SampleConfig, seed: int, run_dir: Path, is_temp: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Run the chains; the draws and sampler stats of all chains, in chain order.
+
+    Without an output_dir the chains write into named pipes read as they run (stan_csv.py),
+    so no draw touches the disk; where pipes are missing, each CSV is read and deleted as soon
+    as its chain ends. A failed or interrupted run keeps what was read as regular files.
+    """
+    readers = {run.chain: PipeReader(run.csv_file) for run in runs} if is_temp and can_stream() else {}
+    parts: dict[int, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+    failed: list[ChainRun] = []
+
+    def finished(run: ChainRun) -> None:
+        if run.returncode != 0:
+            failed.append(run)
+            return
+        if failed:
+            return  # the fit fails anyway; its files are kept as written
+        parts[run.chain] = _read_chain(run, readers.get(run.chain))
+        if is_temp and not readers:
+            run.csv_file.unlink(missing_ok=True)
+
+    progress = ChainProgress(
+        config.chains,
+        config.iter_warmup + config.iter_sampling,
+        enabled=config.shows_progress,
+        backend="CmdStan",
+    )
+    try:
+        with progress:
+            run_chains(runs, _parallel_chains(config), progress, on_finished=finished, cwd=run_dir)
+    except KeyboardInterrupt:
+        _settle(readers, keep=True)
+        kept = _existing_files(runs, run_dir)
+        started = sum(run.started for run in runs)
+        message = (
+            f"Sampling interrupted: stopped {started} running chain process"
+            f"{'es' if started != 1 else ''}; {len(runs) - started} queued chain"
+            f"{'s were' if len(runs) - started != 1 else ' was'} not started.\n"
+            f"The partial draws and console output are kept in {run_dir}"
+        )
+        print(message, file=sys.stderr, flush=True)
+        raise SamplingInterrupted(message, kept) from None
+    except BaseException:
+        _settle(readers, keep=True)
+        raise
+    if failed:
+        _settle(readers, keep=True)
+        failed.sort(key=lambda run: run.chain)
+        causes = "\n".join(
+            f"  chain {run.chain} (exit code {run.returncode}): {first_cause(run.console_text(), run.returncode)}"
+            for run in failed
+        )
+        rejected = sum(count_nonfatal(run.console_text()) for run in runs)
+        if rejected:
+            causes += (
+                f"\nCmdStan also rejected {rejected} proposals with non-fatal errors during sampling; "
+                "the console files below say which."
+            )
+        raise BackendError(
+            f"CmdStan sampling failed (seed {seed}): {len(failed)} of {len(runs)} chains failed.\n{causes}",
+            _existing_files(runs, run_dir),
+        )
+    _settle(readers, keep=False)
+    ordered = [parts[run.chain] for run in runs]
+    draws = {name: np.concatenate([d[name] for d, _ in ordered]) for name in ordered[0][0]}
+    stats = {name: np.concatenate([s[name] for _, s in ordered]) for name in ordered[0][1]}
+    return draws, stats
+
+
+def _read_chain(
+    run: ChainRun, reader: PipeReader | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    try:
+        csv = reader.finish() if reader is not None else read_stan_csv(run.csv_file)
+        draws, stats = csv.arrays()
+    except (ValueError, OSError) as exc:
+        if reader is not None:
+            reader.keep_as_file()
+        raise BackendError(
+            f"chain {run.chain}: CmdStan wrote output mlmdsl cannot read ({exc})", (run.csv_file, run.console_file)
+        ) from exc
+    missing = [name for name in SAMPLER_STATS if name not in stats]
+    if missing:
+        raise BackendError(f"chain {run.chain}: CmdStan's output lacks the columns {', '.join(missing)}")
+    return draws, stats
+
+
+def _settle(readers: dict[int, PipeReader], keep: bool) -> None:
+    """Wait for every pipe reader; keep what each read as a regular file, or remove the pipe."""
+    for reader in readers.values():
+        try:
+            reader.finish()
+        except (OSError, ValueError):
+            pass  # what was read before the error is still kept below
+        if keep and reader.csv.comments:  # a queued chain that never started wrote nothing
+            reader.keep_as_file()
+        else:
+            reader.remove()
+
+
+def _existing_files(runs: list[ChainRun], run_dir: Path) -> tuple[Path, ...]:
+    names = {p for run in runs for p in (run.csv_file, run.console_file)}
+    return tuple(sorted(p for p in names if p.exists()))
 
 
 def _parallel_chains(config: SampleConfig) -> int:
@@ -278,51 +360,70 @@ def _parallel_chains(config: SampleConfig) -> int:
     return max(1, min(config.chains, os.cpu_count() or 1))
 
 
-@contextmanager
-def _cmdstanpy_log_level(level: int) -> Iterator[None]:
-    """cmdstanpy logs at INFO on every run; hide that chatter (not warnings) when quiet."""
-    from cmdstanpy.utils import get_logger
+def _console_note(
+    consoles: dict[int, str],
+    runs: list[ChainRun],
+    draws: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    run_dir: Path,
+    is_temp: bool,
+) -> str | None:
+    """What to say about CmdStan's warm-up messages: nothing unless the fit is suspect.
 
-    logger = get_logger()
-    previous = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-def _listing(directory: Path) -> set[Path]:
-    return {p for p in directory.iterdir() if p.is_file()} if directory.is_dir() else set()
-
-
-def _new_files(directory: Path, before: set[Path]) -> tuple[Path, ...]:
-    # A user-given output_dir may hold other files; report only this run's.
-    return tuple(sorted(_listing(directory) - before))
-
-
-# --- converting the fit ------------------------------------------------------------------
-
-
-def _draws(fit: Any) -> dict[str, np.ndarray]:
-    """(chains, draws, *shape) per variable.
-
-    stan_variable() concatenates the chains (chain 1's draws first) and already gives each
-    draw Stan's [row, col] layout, so splitting the leading axis is all that is needed.
+    Warm-up rejections ("multiplier is 0", "Scale parameter is 0") are normal while the
+    sampler finds its feet; they matter only beside divergences or poor mixing.
     """
-    chains, n_draws = fit.chains, fit.num_draws_sampling
-    return {
-        name: np.asarray(flat).reshape(chains, n_draws, *np.shape(flat)[1:])
-        for name, flat in fit.stan_variables().items()
-    }
+    count = sum(count_nonfatal(text) for text in consoles.values())
+    if count == 0:
+        return None
+    reasons = []
+    divergent = int(np.sum(stats.get("divergent__", 0)))
+    if divergent:
+        reasons.append(f"{divergent} divergent transitions")
+    rhat = _max_split_rhat(draws)
+    if rhat > RHAT_SUSPECT:
+        reasons.append(f"a split R-hat of {rhat:.3f}")
+    if not reasons:
+        return None
+    where = run_dir if is_temp else ", ".join(str(run.console_file) for run in runs)
+    return (
+        f"CmdStan rejected {count} proposals with a non-fatal error during sampling, and the fit "
+        f"has {' and '.join(reasons)}. The messages may say which parameter struggles; the "
+        f"chains' console output is kept in {where}"
+    )
 
 
-def _sampler_stats(fit: Any) -> dict[str, np.ndarray]:
-    """(chains, draws) per sampler column; cmdstanpy gives them as (draws, chains)."""
-    chains, n_draws = fit.chains, fit.num_draws_sampling
-    method_vars = fit.method_variables()
-    return {
-        name: np.ascontiguousarray(np.asarray(method_vars[name]).reshape(n_draws, chains).T)
-        for name in SAMPLER_STATS
-        if name in method_vars
-    }
+def _max_split_rhat(draws: dict[str, np.ndarray]) -> float:
+    """The largest classic split R-hat (Gelman et al., BDA3 11.4) over every scalar draw.
+
+    Only decides whether to keep CmdStan's messages; the report's R-hat is ArviZ's.
+    """
+    worst = 1.0
+    for values in draws.values():
+        chains, n = values.shape[:2]
+        half = n // 2
+        if half < 2:
+            continue
+        flat = values.reshape(chains, n, -1)
+        split = np.concatenate([flat[:, :half], flat[:, half : 2 * half]])
+        within = split.var(axis=1, ddof=1).mean(axis=0)
+        between = half * split.mean(axis=1).var(axis=0, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rhat = np.sqrt(((half - 1) / half * within + between / half) / within)
+        rhat = rhat[np.isfinite(rhat)]
+        if rhat.size:
+            worst = max(worst, float(rhat.max()))
+    return worst
+
+
+def _clean_temp_dir(run_dir: Path, keep_consoles: bool, runs: list[ChainRun]) -> tuple[Path, ...]:
+    """A successful run's draws are in memory: remove its temp dir now, or keep only the
+    console files when the note says where they are."""
+    if not keep_consoles:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return ()
+    consoles = {run.console_file for run in runs}
+    for path in run_dir.iterdir():
+        if path not in consoles:
+            path.unlink(missing_ok=True)
+    return tuple(sorted(p for p in consoles if p.exists()))

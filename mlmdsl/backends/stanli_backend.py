@@ -6,6 +6,10 @@ without it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,6 +26,7 @@ from mlmdsl.backends.base import (
     StanliFallbackWarning,
     resolve_seed,
 )
+from mlmdsl.backends.progress import ChainProgress
 
 _T = TypeVar("_T")
 
@@ -43,7 +48,15 @@ class StanliBackend:
             lambda: _build_model(stanli, stan_code, data, seed), notes
         )
         start = time.perf_counter()
-        fit = _call_converting_warnings(lambda: _run_sampler(model, config, seed), notes)
+        progress = ChainProgress(
+            config.chains,
+            config.iter_warmup + config.iter_sampling,
+            enabled=config.shows_progress,
+            backend="stanli",
+        )
+        messages = _ProgressReader(progress)
+        with progress, contextlib.redirect_stdout(messages):
+            fit = _call_converting_warnings(lambda: _run_sampler(model, config, seed), notes)
         elapsed = time.perf_counter() - start
         return RawFit(
             draws=_draws(fit),
@@ -51,7 +64,12 @@ class StanliBackend:
             backend=self.name,
             config=config,
             elapsed_seconds=elapsed,
-            info={"seed": seed, "stanli_version": stanli.__version__, "warnings": notes},
+            info={
+                "seed": seed,
+                "stanli_version": stanli.__version__,
+                "warnings": notes,
+                "sampler_messages": messages.other_lines,
+            },
         )
 
 
@@ -77,11 +95,46 @@ def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
             samples=config.iter_sampling,
             delta=config.adapt_delta,
             max_depth=config.max_treedepth,
-            refresh=config.refresh,
+            refresh=config.refresh if config.shows_progress else 0,
             parallel_chains=config.parallel_chains,
         )
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"stanli sampling failed: {exc}") from exc
+
+
+_PROGRESS_LINE = re.compile(r"Chain \[(\d+)\] Iteration:\s*(\d+) / (\d+) \[\s*\d+%\]\s+\((Warmup|Sampling)\)")
+
+
+class _ProgressReader(io.TextIOBase):
+    """Stands in for stdout while stanli samples: its CmdStan-shaped progress lines (stanli's
+    documented output, printed through Python's stdout) drive ChainProgress; the timing and
+    sampler-problem lines are kept for the fit's info instead of being printed."""
+
+    def __init__(self, progress: ChainProgress) -> None:
+        super().__init__()
+        self.progress = progress
+        self.other_lines: list[str] = []
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._line(line)
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        match = _PROGRESS_LINE.search(line)
+        if match is not None:
+            chain, done, _total, phase = match.groups()
+            self.progress.update(int(chain), int(done), phase == "Warmup")
+        elif line.strip():
+            self.other_lines.append(line.strip())
 
 
 def _call_converting_warnings(call: Callable[[], _T], notes: list[str]) -> _T:

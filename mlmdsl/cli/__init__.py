@@ -1,4 +1,4 @@
-"""The `mlm` command: one module per subcommand (transpile, check, fit, compare), each with a
+"""The `mlm` command: one module per subcommand (transpile, check, fit, compare, fmt, lsp), each with a
 `register(subparsers)` that declares its flags and the function that runs it.
 
 Editor-friendly: `FILE:LINE:COL: severity: message` on stderr, `--format json` for tools, exit 1
@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 
-from mlmdsl.cli import check, compare, fit, transpile
+from mlmdsl.cli import check, compare, fit, fmt, lsp, transpile
 
 # The order of `mlm --help`.
-COMMANDS = (transpile, check, fit, compare)
+COMMANDS = (transpile, check, fit, compare, fmt, lsp)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,14 @@ import sys
 from mlmdsl.cli.common import print_diagnostics, read_model
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.diagnostics import to_json
+from mlmdsl.modelfile import data_path
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     source, filename = read_model(args.model)
+    if not args.data and (named := data_path(source, args.model)):
+        args.data = named
+        print(f"{filename}: using the data named in its `# data:` comment: {named}", file=sys.stderr)
     compiled = compile_source(source, filename)
     diags = list(compiled.diagnostics)
     if compiled.ok and args.data:
@@ -39,7 +43,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check a model (and optionally data) without fitting")
     p.add_argument("model", help="the .mlm file")
-    p.add_argument("--data", help="a CSV file or URL to check the model against")
+    p.add_argument("--data", help="a CSV file or URL to check the model against (default: the `# data:` comment)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
     p.add_argument("-v", "--verbose", action="store_true", help="also print notes (parameterization choices)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from mlmdsl.backends.base import SAMPLER_LIMITS
 from mlmdsl.compiler.diagnostics import Diagnostic, render_text
 
 
@@ -32,7 +34,17 @@ def print_diagnostics(diags: tuple[Diagnostic, ...] | list[Diagnostic], source: 
 
 
 def sampler_options(args: argparse.Namespace) -> dict:
-    """The sampler flags `fit` and `compare` share, as Model.fit keywords."""
+    """The sampler flags `fit` and `compare` share, as Model.fit keywords.
+
+    Also checks the sampler flags a command declares itself (`fit --refresh`), so that no
+    out-of-range value reaches Model.fit as an internal error.
+    """
+    for name in ("refresh",):
+        value = getattr(args, name, None)
+        if value is not None:
+            problem = SAMPLER_LIMITS[name].check(value)
+            if problem is not None:
+                raise SystemExit(usage_error(f"argument --{name}: {problem}"))
     return {
         "backend": args.backend,
         "chains": args.chains,
@@ -44,12 +56,40 @@ def sampler_options(args: argparse.Namespace) -> dict:
     }
 
 
+def checked(name: str) -> Callable[[str], int | float]:
+    """An argparse `type` for the sampler setting `name`: parses the flag and checks it against
+    the range SampleConfig enforces (SAMPLER_LIMITS), so `--chains 0` is a usage error (exit 2)
+    that names the flag and the allowed range."""
+    limit = SAMPLER_LIMITS[name]
+
+    def parse(text: str) -> int | float:
+        try:
+            value = limit.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {limit.describe()}, got {text!r}") from None
+        problem = limit.check(value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
 def add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
     """The sampler flags `fit` and `compare` share (read back by sampler_options)."""
     parser.add_argument("--backend", choices=["stanli", "cmdstan"], default="stanli")
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--iter-warmup", type=int, default=1000)
-    parser.add_argument("--iter-sampling", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--adapt-delta", type=float, default=0.8)
-    parser.add_argument("--max-treedepth", type=int, default=10)
+    for name, default, what in (
+        ("chains", 4, "number of chains"),
+        ("iter_warmup", 1000, "warm-up iterations per chain"),
+        ("iter_sampling", 1000, "draws per chain"),
+        ("seed", None, "random seed (default: a fresh one, reported)"),
+        ("adapt_delta", 0.8, "target acceptance rate"),
+        ("max_treedepth", 10, "NUTS maximum tree depth"),
+    ):
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=checked(name),
+            default=default,
+            help=f"{what}; {SAMPLER_LIMITS[name].describe()}",
+        )

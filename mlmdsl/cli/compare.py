@@ -52,6 +52,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.models) < 2:
         return usage_error("compare needs at least two models")
+    if args.criterion == "waic":
+        from mlmdsl.posterior import arviz_compat
+
+        if arviz_compat.ARVIZ_1:  # say so before fitting anything
+            return usage_error(f"--criterion waic: {arviz_compat.WAIC_REMOVED}")
     try:
         loaded = [_fit_for_compare(path, args) for path in args.models]
     except CompileError as e:

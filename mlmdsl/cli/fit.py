@@ -9,20 +9,27 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmdsl.cli.common import add_sampler_arguments, print_diagnostics, read_model, sampler_options
+from mlmdsl.cli.common import add_sampler_arguments, print_diagnostics, read_model, sampler_options, usage_error
 from mlmdsl.compiler import PARAMETERIZATIONS
 from mlmdsl.compiler.diagnostics import CompileError
+from mlmdsl.modelfile import data_path
 
 if TYPE_CHECKING:
     from mlmdsl.posterior.fit import Fit
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    source, filename = read_model(args.model)
+    if not args.data:
+        args.data = data_path(source, args.model)
+        if not args.data:
+            return usage_error(f"{filename}: no data: give --data FILE, or name it in the model with `# data: PATH`")
+        print(f"{filename}: using the data named in its `# data:` comment: {args.data}", file=sys.stderr)
+
     from mlmdsl.api import DataWarning, Model
     from mlmdsl.backends.base import BackendError
     from mlmdsl.posterior.report import format_report
 
-    source, filename = read_model(args.model)
     try:
         model = Model.from_string(
             source,
@@ -93,7 +100,7 @@ def _write_plots(fit: Fit, folder: Path, data: str) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit a model to data and print a summary")
     p.add_argument("model", help="the .mlm file")
-    p.add_argument("--data", required=True, help="a CSV file or URL")
+    p.add_argument("--data", help="a CSV file or URL (default: the model's `# data: PATH` comment)")
     add_sampler_arguments(p)
     p.add_argument("--refresh", type=int, default=200, help="progress every N iterations")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -34,7 +34,7 @@ class Family:
     args: tuple[tuple[str, ArgKind], ...]  # (argument name, kind)
     support: Support
     discrete: bool = False
-    location_scale: bool = False  # can be non-centred with offset/multiplier
+    location_scale: bool = False  # can be non-centred: location + scale * a standard variable
     # Canonical link shortcut: when the mean argument is `link(...)`-defined, Stan's fused form.
     link_shortcut: dict[str, str] | None = None  # link name -> Stan distribution name
     # Stan's argument list when it differs from ours: our argument names and literals, in Stan's

@@ -98,7 +98,7 @@ class Param:
     upper: str | None = None
     ordered: bool = False
     size: str | None = None  # Stan size expression for shape "sized"/"corr"
-    noncentered: tuple[ast.Expr, ast.Expr] | None = None  # (offset, multiplier) as .mlm exprs
+    noncentered: tuple[ast.Expr, ast.Expr] | None = None  # (location, scale): p = loc + scale * z_p
     role: str = "population"
     role_grouping: str | None = None
     line: int = 0
@@ -109,7 +109,7 @@ class Param:
 
     @property
     def is_noncentered(self) -> bool:
-        """Sampled through a standard-normal variable (offset/multiplier or Cholesky form)."""
+        """Sampled through a standard-normal variable (z_p, or its block's Cholesky form)."""
         if self.block is not None:
             return not self.block.centered
         return self.noncentered is not None

@@ -23,7 +23,8 @@ data by the method of moments, no pilot run:
 - s2_between = var(estimates) - mean(v_j), floored at 1 % of mean(v_j) (no visible spread
   between levels means shrinkage ~1: non-centred).
 
-Centred when the median kappa over levels is below CENTRED_BELOW (measured below). Correlated
+Centred when the median kappa over levels is below the outcome family's threshold (measured
+below: 0.37 for Gaussian outcomes, 0.28 for the others). Correlated
 effects share one choice: centred only when every effect of the block would be. The estimate
 ignores the model's other terms (population slopes, crossed groupings), which is why it is a
 heuristic: a line's `@centered`/`@noncentered` always wins.
@@ -45,14 +46,28 @@ from mlmdsl.compiler.ir import ROWS, CheckedModel, Likelihood
 if TYPE_CHECKING:
     from mlmdsl.data import BoundData
 
-# Centred when the median expected shrinkage is below this. Measured on stanli (ESS/s, 4 chains,
-# 1000 + 1000, seeds 1-3): centred wins at kappa 0.01-0.27 (reedfrogs 0.09: 5x; mlm.csv 0.27:
-# 7.6x; chimpanzees' actors 0.01), non-centred at 0.42 and above (chimpanzees' blocks 0.99:
-# centring them costs 10x; simulated Normal/Binomial pooling at 0.42-0.85: 1.3x-30x), and
-# 0.29-0.34 is a toss-up (simulated: 0.59x, 1.14x, 1.39x). Picking centred wrongly costs more
-# than picking non-centred wrongly, so the line sits at the low end of the crossover.
-CENTRED_BELOW = 0.3
+# Centred when the median expected shrinkage is below the outcome's threshold. Measured on stanli
+# (ESS/s of the user's quantities, 4 chains): centred wins at kappa 0.01-0.27 everywhere
+# (reedfrogs 0.09: 5x; mlm.csv 0.27: 7.6x; chimpanzees' actors 0.01) and non-centred from ~0.45
+# (chimpanzees' blocks 0.99: centring them costs 10x). Between, the crossover depends on the
+# outcome (2026-12-01, explicit standard-normal non-centred form, 500 + 500, seeds 1-3):
+# - a Gaussian outcome (30 levels x 4 rows): centred 2.2x and 1.9x better at 0.34, even at 0.40
+#   (0.9x), 2.7x worse at 0.51; the crossover is near 0.39. The moment estimate of kappa is
+#   exact in form here, so the line sits just below the crossover: 0.37.
+# - Binomial/Poisson/ordered outcomes (40 levels x 10 trials): centred 1.4x better at 0.27, 0.8x
+#   at 0.32, even at 0.34, 5x worse at 0.47; one earlier run lost 0.59x at 0.29. Their v_j is a
+#   large-count approximation that underestimates the noise of small counts (so kappa reads
+#   low), and picking centred wrongly costs more than picking non-centred wrongly: 0.28.
+CENTRED_BELOW_GAUSSIAN = 0.37
+CENTRED_BELOW = 0.28  # every other outcome
 
+
+def threshold_for(family: str) -> float:
+    """The shrinkage below which a varying effect of this outcome family is sampled centred."""
+    return CENTRED_BELOW_GAUSSIAN if family in _GAUSSIAN else CENTRED_BELOW
+
+
+_GAUSSIAN = {"Normal", "StudentT", "LogNormal"}
 _BINARY = {"Bernoulli", "Binomial"}
 _COUNTS = {"Poisson", "NegBinomial"}
 
@@ -66,6 +81,7 @@ class Choice:
     reason: str  # completes "`alpha` is sampled centred — <reason>"
     shrinkage: float | None = None  # median expected shrinkage, when estimated
     per_level: float | None = None  # observations (trials) per level on average
+    threshold: float | None = None  # centred below this shrinkage (the outcome family's)
 
 
 @dataclass(frozen=True)
@@ -77,8 +93,9 @@ class _Term:
     likelihood: Likelihood | None = None
 
 
-def choose(model: CheckedModel, bound: BoundData, threshold: float = CENTRED_BELOW) -> dict[str, Choice]:
-    """One Choice per group-level statement that could be either form."""
+def choose(model: CheckedModel, bound: BoundData, threshold: float | None = None) -> dict[str, Choice]:
+    """One Choice per group-level statement that could be either form; `threshold` overrides
+    the outcome family's (threshold_for)."""
     terms = _terms(model)
     out: dict[str, Choice] = {}
     statements: dict[int, list[str]] = {}
@@ -92,14 +109,17 @@ def choose(model: CheckedModel, bound: BoundData, threshold: float = CENTRED_BEL
             out[names[0]] = Choice(names[0], False, f"{failed}; non-centred by default")
             continue
         kappa, per_level, unit = max(estimates, key=lambda e: e[0])  # type: ignore[index]
-        centered = kappa < threshold
+        term = terms.get(names[0])
+        family = term.likelihood.family.name if term is not None and term.likelihood is not None else ""
+        limit = threshold if threshold is not None else threshold_for(family)
+        centered = kappa < limit
         who = "" if len(names) == 1 else f"`{names[estimates.index((kappa, per_level, unit))]}`: "
         if centered:
             why = f"the data dominate the prior (estimated shrinkage {kappa:.2f})"
         else:
             why = f"the prior dominates the data (estimated shrinkage {kappa:.2f})"
         reason = f"{who}{_count(per_level)} {unit} per level on average; {why}"
-        out[names[0]] = Choice(names[0], centered, reason, kappa, per_level)
+        out[names[0]] = Choice(names[0], centered, reason, kappa, per_level, limit)
     return out
 
 

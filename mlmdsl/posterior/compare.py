@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 # `mlmdsl.posterior.compare` is exported by the package, and `import mlmdsl` must stay light (the CLI's
 # transpile/check start fast): numpy, pandas, xarray and ArviZ are imported where they are used.
 if TYPE_CHECKING:
-    import arviz as az
     import numpy as np
     import pandas as pd
     import xarray as xr
@@ -76,7 +75,9 @@ def _se(x: np.ndarray) -> float:
 
 def log_likelihood(fit: Fit) -> xr.DataArray:
     """(chain, draw, obs) pointwise log-likelihood, outcomes summed per row."""
-    if "log_likelihood" not in fit.idata.groups() or not fit.idata.log_likelihood.data_vars:
+    from mlmdsl.posterior import arviz_compat
+
+    if not arviz_compat.has_group(fit.idata, "log_likelihood") or not fit.idata.log_likelihood.data_vars:
         raise ComparisonError(
             f"`{fit.model_name}` has no pointwise log-likelihood: compile it with generated "
             "quantities and sample with a backend that returns them (e.g. cmdstan)"
@@ -89,27 +90,36 @@ def log_likelihood(fit: Fit) -> xr.DataArray:
     return total.rename(_LOG_LIK_NAME)
 
 
-def _as_idata(fit: Fit, log_lik: xr.DataArray) -> az.InferenceData:
+def _as_idata(fit: Fit, log_lik: xr.DataArray) -> Any:
     import xarray as xr
 
-    az = _arviz()
+    from mlmdsl.posterior import arviz_compat
+
     # ArviZ reads the relative efficiency of the draws from the posterior, the rest from here.
-    return az.InferenceData(posterior=fit.idata.posterior, log_likelihood=xr.Dataset({_LOG_LIK_NAME: log_lik}))
+    posterior = arviz_compat.dataset(fit.idata, "posterior")
+    return arviz_compat.inference_data(
+        {"posterior": posterior, "log_likelihood": xr.Dataset({_LOG_LIK_NAME: log_lik})}
+    )
 
 
-def information_criterion(fit: Fit, criterion: Criterion = "loo") -> az.ELPDData:
-    """ArviZ's pointwise PSIS-LOO or WAIC for one fit; cached on the fit."""
+def information_criterion(fit: Fit, criterion: Criterion = "loo") -> Any:
+    """ArviZ's pointwise PSIS-LOO or WAIC (an ELPDData) for one fit; cached on the fit.
+
+    ArviZ 1.x removed WAIC: asking for it there is a ComparisonError that says so."""
+    from mlmdsl.posterior import arviz_compat
+
     _check_criterion(criterion)
     cache: dict[str, Any] = fit.__dict__.setdefault("_information_criteria", {})
     if criterion not in cache:
-        az = _arviz()
+        if criterion == "waic" and arviz_compat.ARVIZ_1:
+            raise ComparisonError(arviz_compat.WAIC_REMOVED)
         idata = _as_idata(fit, log_likelihood(fit))
         # Our own warnings name the observations; ArviZ's generic ones would only repeat them.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            func = az.loo if criterion == "loo" else az.waic
-            cache[criterion] = func(idata, pointwise=True, var_name=_LOG_LIK_NAME)
+            func = arviz_compat.loo if criterion == "loo" else arviz_compat.waic
+            cache[criterion] = func(idata, _LOG_LIK_NAME)
     return cache[criterion]
 
 
@@ -117,18 +127,18 @@ def pointwise(fit: Fit, criterion: Criterion = "loo") -> Pointwise:
     import numpy as np
     from scipy.special import logsumexp
 
+    from mlmdsl.posterior import arviz_compat
+
     log_lik = log_likelihood(fit)
     flat = np.asarray(log_lik.values, dtype=float)
     flat = flat.reshape(flat.shape[0] * flat.shape[1], flat.shape[2])
     lpd = logsumexp(flat, axis=0) - np.log(flat.shape[0])
     labels = list(fit.schema.coords.get("obs", log_lik.coords["obs"].values.tolist()))
-    elpd_data = information_criterion(fit, criterion)
+    elpd, pareto_k = arviz_compat.elpd_pointwise(information_criterion(fit, criterion))
     if criterion == "loo":
-        elpd = np.asarray(elpd_data.loo_i.values, dtype=float)
-        diagnostic = np.asarray(elpd_data.pareto_k.values, dtype=float)
-        return Pointwise(elpd, lpd - elpd, diagnostic, labels)
+        assert pareto_k is not None
+        return Pointwise(elpd, lpd - elpd, pareto_k, labels)
     variance = flat.var(axis=0, ddof=1)
-    elpd = np.asarray(elpd_data.waic_i.values, dtype=float)
     return Pointwise(elpd, variance, variance, labels)
 
 
@@ -137,14 +147,15 @@ def reliability_warnings(name: str, pw: Pointwise, criterion: Criterion) -> list
     import numpy as np
 
     if criterion == "loo":
-        bad = pw.diagnostic > PARETO_K_MAX
+        # A k that is not a number (ArviZ 1.x, where 0.x gives inf) means PSIS failed: unreliable.
+        bad = ~(pw.diagnostic <= PARETO_K_MAX)
         what = f"Pareto k > {PARETO_K_MAX}"
         advice = (
             "PSIS-LOO is unreliable for them; check them for outliers, use a more robust "
             "likelihood (e.g. StudentT) or refit without them (exact LOO / K-fold)"
         )
     else:
-        bad = pw.diagnostic > WAIC_VAR_MAX
+        bad = ~(pw.diagnostic <= WAIC_VAR_MAX)
         what = f"a posterior variance of the log density above {WAIC_VAR_MAX}"
         advice = 'WAIC may be unreliable; prefer criterion="loo"'
     if not bad.any():
@@ -188,15 +199,6 @@ def compare(
         for message in messages:
             warnings.warn(message, LooWarning, stacklevel=2)
     return table
-
-
-def _arviz() -> Any:
-    with warnings.catch_warnings():
-        # Some arviz releases announce their 1.0 rewrite on import; noise for our users.
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz
-
-    return arviz
 
 
 def _check_criterion(criterion: str) -> None:

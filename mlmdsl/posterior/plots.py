@@ -1,8 +1,11 @@
 """Figures of a fit: coefficient intervals, group effects, shrinkage, group-level sds, trace and
 rank plots, posterior predictive checks.
 
-Every function returns a matplotlib Figure built without pyplot: nothing global is touched, no
-GUI backend is needed (Agg renders the PNGs), and a notebook shows the returned figure once.
+Every function returns a matplotlib Figure (mlmdsl.posterior.figure.Figure): no GUI backend is
+needed (Agg renders the PNGs), and a notebook shows the returned figure once. With ArviZ 1.x the
+plots that arviz-plots draws (trace, rank, intervals as a forest plot, the PPC densities) come
+from it; the shrinkage, group-effects and sds figures, which no library has, are drawn here on
+both lines, as are all figures with ArviZ 0.x.
 
     mlmdsl.posterior.plots.shrinkage(fit)          # or fit.plot("shrinkage")
     mlmdsl.posterior.plots.save_all(fit, "plots")  # what `mlm fit ... --plots DIR` writes
@@ -10,7 +13,6 @@ GUI backend is needed (Agg renders the PNGs), and a notebook shows the returned 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from scipy.stats import rankdata
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
-
+from mlmdsl.posterior import arviz_compat
 from mlmdsl.posterior.figure import ACCENT, CHAIN_COLORS, DARK, LIGHT, LIGHTEST, MID, Figure, PlotError, new_figure
 from mlmdsl.posterior.ppc_plot import ppc_figure
 
@@ -137,6 +136,14 @@ def intervals(
     rows = _elements(fit, variables, _OVERVIEW_ROLES)
     if not rows:
         raise PlotError("no parameters to show; name some with variables=[...]")
+    if arviz_compat.ARVIZ_1:
+        tree = _tree({label: draws[None, :] for label, draws in rows})
+        fig = arviz_compat.plot(
+            "plot_forest", tree, Figure, combined=True, ci_kind="eti", ci_probs=(prob, prob_outer),
+            point_estimate="median",
+        )
+        fig.suptitle(f"{fit.model_name}: posterior {_interval_caption(prob, prob_outer)}", fontsize=10)
+        return fig
     fig = new_figure(6.5, 0.32 * len(rows) + 1.3)
     ax = fig.add_subplot()
     _interval_rows(ax, rows, prob, prob_outer)
@@ -366,7 +373,7 @@ def sds(fit: Fit) -> Figure:
     fig = new_figure(3.4 * ncols, 2.6 * nrows)
     for k, (label, draws) in enumerate(rows):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        grid, density = az.kde(draws, bound_correction=True)
+        grid, density = arviz_compat.kde(draws, bound_correction=True)
         ax.fill_between(grid, density, color=LIGHTEST, zorder=1)
         ax.plot(grid, density, color=DARK, linewidth=1.4, zorder=2)
         ax.axvline(float(np.median(draws)), color=MID, linewidth=1, linestyle="--")
@@ -395,9 +402,23 @@ def _diagnostic_elements(fit: Fit, variables: Iterable[str] | None, max_elements
     return out[:max_elements]
 
 
+def _tree(arrays: dict[str, np.ndarray]) -> Any:
+    """(chain, draw) arrays as the posterior group of ArviZ data, one variable per label."""
+    import xarray as xr
+
+    data_vars = {label: (("chain", "draw"), values) for label, values in arrays.items()}
+    return arviz_compat.inference_data({"posterior": xr.Dataset(data_vars)})
+
+
+def _element_tree(fit: Fit, elements: Sequence[tuple[str, str, int]]) -> Any:
+    return _tree({label: _chains(fit, name, k) for label, name, k in elements})
+
+
 def trace(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int = 8) -> Figure:
     """Per parameter: the density of each chain (left) and the chains' traces (right)."""
     elements = _diagnostic_elements(fit, variables, max_elements)
+    if arviz_compat.ARVIZ_1:
+        return arviz_compat.plot("plot_trace_dist", _element_tree(fit, elements), Figure)
     fig = new_figure(9.0, 1.7 * len(elements) + 0.6)
     axes = fig.subplots(len(elements), 2, squeeze=False, gridspec_kw={"width_ratios": [1, 2.2]})
     for row, (label, name, k) in enumerate(elements):
@@ -405,7 +426,7 @@ def trace(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int
         for c, values in enumerate(chains):
             color = CHAIN_COLORS[c % len(CHAIN_COLORS)]
             if np.ptp(values) > 0:
-                grid, density = az.kde(values)
+                grid, density = arviz_compat.kde(values)
                 axes[row, 0].plot(grid, density, color=color, linewidth=1)
             axes[row, 1].plot(values, color=color, linewidth=0.5, alpha=0.7)
         axes[row, 0].set_ylabel(label, fontsize=9)
@@ -418,8 +439,13 @@ def trace(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int
 
 def rank(fit: Fit, variables: Iterable[str] | None = None, *, max_elements: int = 8, bins: int = 20) -> Figure:
     """Rank plots (Vehtari et al. 2021): the ranks of each chain's draws among all draws, in
-    bins. Chains that mix well give flat, overlapping lines near the dashed uniform line."""
+    bins. Chains that mix well give flat, overlapping lines near the dashed uniform line.
+    With ArviZ 1.x: arviz-plots' rank-ECDF plot, the same check with a simultaneous band."""
     elements = _diagnostic_elements(fit, variables, max_elements)
+    if arviz_compat.ARVIZ_1:
+        fig = arviz_compat.plot("plot_rank", _element_tree(fit, elements), Figure)
+        fig.suptitle(f"{fit.model_name}: rank plots (fractional ranks per chain; band: uniform)", fontsize=10)
+        return fig
     ncols = min(2, len(elements))
     nrows = int(np.ceil(len(elements) / ncols))
     fig = new_figure(4.6 * ncols, 2.3 * nrows + 0.5)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from scipy.stats import gaussian_kde
 
+from mlmdsl.posterior import arviz_compat
 from mlmdsl.posterior.figure import DARK, LIGHT, LIGHTEST, Figure, new_figure
 
 if TYPE_CHECKING:
@@ -23,11 +24,15 @@ __all__ = ["ppc_figure"]
 def ppc_figure(check: PPC, *, ndraws: int = 50, seed: int = 0, max_categories: int = 30) -> Figure:
     """Discrete outcomes with few values: bars of the observed counts per value with the
     replicated counts' median and 90% interval. Otherwise: the observed density over the
-    densities of `ndraws` replicated data sets (bayesplot's ppc_dens_overlay)."""
+    densities of `ndraws` replicated data sets (bayesplot's ppc_dens_overlay; with ArviZ 1.x
+    arviz-plots' plot_ppc_dist draws them)."""
     values = np.unique(np.concatenate([check.observed, check.replicated.reshape(-1)]))
+    discrete = check.discrete and len(values) <= max_categories
+    if arviz_compat.ARVIZ_1 and not discrete:
+        return _arviz_densities(check, ndraws)
     fig = new_figure(6.5, 4.0)
     ax = fig.add_subplot()
-    if check.discrete and len(values) <= max_categories:
+    if discrete:
         _ppc_bars(ax, check, values)
     else:
         _ppc_densities(ax, check, ndraws, seed)
@@ -83,3 +88,14 @@ def _density(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if np.ptp(values) == 0:
         return np.zeros_like(grid)
     return gaussian_kde(values)(grid)
+
+
+def _arviz_densities(check: PPC, ndraws: int) -> Figure:
+    import xarray as xr
+
+    replicated = xr.Dataset({check.outcome: (("chain", "draw", "obs"), check.replicated[None, ...])})
+    observed = xr.Dataset({check.outcome: (("obs",), check.observed)})
+    tree = arviz_compat.inference_data({"posterior_predictive": replicated, "observed_data": observed})
+    fig = arviz_compat.plot("plot_ppc_dist", tree, Figure, num_samples=min(ndraws, check.replicated.shape[0]))
+    fig.suptitle(f"Posterior predictive check: {check.outcome}", fontsize=10)
+    return fig

@@ -14,37 +14,43 @@ evaluator, then applies the likelihood's family:
   from the fitted population once per label and draw (brms's `allow_new_levels`). A dict such
   as {"actor": "new", "block": "average"} picks a mode per grouping ("existing" elsewhere).
 
-How: every grouped lookup `x[g[...]]` in an expression is rewritten into one name standing for
-"x at this row's level of g", resolved row by row: (draws, rows) arrays that the evaluator
-broadcasts like any column. That makes new and average levels a matter of filling those arrays,
-and nested groupings (`a[region[district[i]]]`) need nothing special.
+The work is split by job: mlmdsl.posterior.evaluation (the statements for new rows, up to the
+linear predictor), group_levels (existing, average and new group levels), outcomes (each
+family's mean and draws); this module holds the public functions, the posterior predictive
+check and the output tables.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from mlmdsl.compiler import ast
-from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
-from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
-from mlmdsl.posterior import families_extra as extra
+from mlmdsl.compiler.ir import ROWS, CheckedModel, Likelihood
+from mlmdsl.posterior import arviz_compat
+from mlmdsl.posterior.errors import PredictionError
+from mlmdsl.posterior.evaluation import Predictor
+from mlmdsl.posterior.outcomes import family_draw, family_location, family_mean, ordered_probabilities
 
 if TYPE_CHECKING:
-    import arviz as az
-
     from mlmdsl.posterior.fit import Fit
 
-__all__ = ["PPC", "PredictionError", "predict", "predict_draws", "ppc"]
+__all__ = [
+    "PPC",
+    "PredictionError",
+    "family_draw",
+    "family_location",
+    "family_mean",
+    "ordered_probabilities",
+    "ppc",
+    "predict",
+    "predict_draws",
+]
 
 Kind = Literal["epred", "linpred", "response"]
 Mode = Literal["existing", "average", "new"]
@@ -52,11 +58,6 @@ Output = Literal["frame", "arviz"]
 
 KINDS: tuple[str, ...] = ("epred", "linpred", "response")
 MODES: tuple[str, ...] = ("existing", "average", "new")
-_MAX_SHOWN = 8  # labels listed in one error message
-
-
-class PredictionError(ValueError):
-    """newdata does not fit the model (missing column, unseen label, ...): a one-line message."""
 
 
 # ------------------------------------------------------------------------------ public API
@@ -74,13 +75,13 @@ def predict(
     probs: tuple[float, float] = (0.025, 0.975),
     ndraws: int | None = None,
     output: Output = "frame",
-) -> pd.DataFrame | az.InferenceData:
+) -> Any:
     """Predictions for the rows of `newdata` (default: the data the model was fitted to).
 
     Returns the newdata columns plus Estimate, Est.Error and the `probs` quantiles (Q2.5,
     Q97.5) per row (`summary=True`), or one row per row and draw with `.row`, `.draw` and
     `value` (`summary=False`). Models with several outcomes add `.outcome`; per-category
-    probabilities add `.category`. `output="arviz"` gives an InferenceData with a
+    probabilities add `.category`. `output="arviz"` gives ArviZ data (InferenceData on 0.x, DataTree on 1.x) with a
     `predictions` group (dims chain, draw, obs) and the newdata in `predictions_constant_data`.
     """
     _check_choice("kind", kind, KINDS)
@@ -111,7 +112,7 @@ def predict_draws(
     modes = _group_modes(groups, model)
     if len(table) == 0:
         raise PredictionError("newdata has no rows")
-    predictor = _Predictor(fit, model, table, modes, seed, _draw_selection(fit, ndraws))
+    predictor = Predictor(fit, model, table, modes, seed, _draw_selection(fit, ndraws))
     return {lk.outcome: predictor.outcome(lk, kind) for lk in _likelihoods(model, outcome)}
 
 
@@ -130,10 +131,10 @@ def trials(fit: Fit, table: pd.DataFrame, outcome: str) -> np.ndarray | None:
     return np.broadcast_to(np.asarray(value, dtype=float), (len(table),))
 
 
-def _data_predictor(fit: Fit, table: pd.DataFrame) -> _Predictor:
+def _data_predictor(fit: Fit, table: pd.DataFrame) -> Predictor:
     # Data-only questions need no draws beyond one to size the arrays.
     model = fit.checked_model
-    return _Predictor(fit, model, table, _group_modes("existing", model), None, np.arange(1))
+    return Predictor(fit, model, table, _group_modes("existing", model), None, np.arange(1))
 
 
 # ---------------------------------------------------------------------- posterior predictive
@@ -173,7 +174,7 @@ class PPC:
 
 
 def ppc(fit: Fit, outcome: str | None = None) -> PPC:
-    if "posterior_predictive" not in fit.idata.groups():
+    if not arviz_compat.has_group(fit.idata, "posterior_predictive"):
         raise PredictionError(
             "this fit has no replicated outcomes (posterior_predictive): compile with "
             "generated quantities and use a backend that returns them"
@@ -182,7 +183,7 @@ def ppc(fit: Fit, outcome: str | None = None) -> PPC:
     name = _pick_outcome(list(group.data_vars), outcome, "replicated outcomes")
     rep = np.asarray(group[name].transpose("chain", "draw", ...).values, dtype=float)
     replicated = rep.reshape(rep.shape[0] * rep.shape[1], *rep.shape[2:])
-    if "observed_data" not in fit.idata.groups() or name not in fit.idata.observed_data:
+    if not arviz_compat.has_group(fit.idata, "observed_data") or name not in fit.idata.observed_data:
         raise PredictionError(f"this fit has no observed values of `{name}` to compare with")
     observed = np.asarray(fit.idata.observed_data[name].values, dtype=float)
     labels = list(fit.schema.coords.get("obs", range(1, observed.shape[0] + 1)))
@@ -282,571 +283,6 @@ def _newdata_table(fit: Fit, newdata: pd.DataFrame | Mapping[str, Sequence[Any]]
     raise PredictionError(f"newdata must be a DataFrame, a dict of columns or a path, got {type(newdata).__name__}")
 
 
-# ------------------------------------------------------------------------------- evaluation
-
-_INVERSE_LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda x: x,
-    "logit": special.expit,
-    "log": np.exp,
-    "probit": special.ndtr,
-    "cloglog": lambda x: -np.expm1(-np.exp(x)),
-}
-
-
-class _Env(Mapping[str, Any]):
-    """The evaluator's view of a predictor: names resolve (and are computed) on first use."""
-
-    def __init__(self, predictor: _Predictor) -> None:
-        self.p = predictor
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.p.knows(key)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.p.value(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.p.cache)
-
-    def __len__(self) -> int:
-        return len(self.p.cache)
-
-
-class _Predictor:
-    """Values of the model's names for the rows of one table, per posterior draw."""
-
-    def __init__(
-        self,
-        fit: Fit,
-        model: CheckedModel,
-        table: pd.DataFrame,
-        modes: dict[str, str],
-        seed: int | None,
-        draw_index: np.ndarray,
-    ) -> None:
-        self.fit = fit
-        self.m = model
-        self.table = table
-        self.n = len(table)
-        self.modes = modes
-        self.draw_index = draw_index
-        self.s = len(draw_index)
-        self.seed = np.random.SeedSequence(seed)
-        self.params = {p.name: p for p in model.params}
-        self.derived = {d.name: d for d in model.derived}
-        self.columns = {dv.name for dv in model.data}
-        self.cache: dict[str, Any] = {}
-        self.linear: dict[str, Any] = {}  # linked derived quantity -> its value before the link
-        self.grouped_keys: dict[str, tuple[str, str]] = {}  # rewritten name -> (symbol, grouping)
-        self.key_text: dict[str, str] = {}  # rewritten name -> the expression as written
-        self.labels_cache: dict[str, np.ndarray] = {}
-        self.joint_cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
-        self.env = _Env(self)
-
-    # -- the outcome ------------------------------------------------------------------
-    def outcome(self, lk: Likelihood, kind: str) -> np.ndarray:
-        letter = self.letter(lk.stmt)
-        if kind == "linpred":
-            return self.rows_shape(self.linpred(lk, letter))
-        if lk.family.name == "Categorical":
-            return self.categorical(lk, kind, letter)
-        args = self.family_args(lk.family, lk.args, letter)
-        fam = lk.family
-        shape = self.rows_shape(args[_mean_slot(fam)]).shape
-        low = float(lk.lower) if lk.lower is not None else None
-        high = float(lk.upper) if lk.upper is not None else None
-        if kind == "epred":
-            if lk.truncated:  # the mean of the truncated outcome; a censored one: uncensored
-                return extra.truncated_mean(fam.name, fam.discrete, args, low, high)
-            return family_mean(fam, args)
-        rng = self.rng(1, lk.stmt.span.line)
-        if lk.truncated:
-            return extra.truncated_draw(fam.name, fam.discrete, args, low, high, rng, shape)
-        return family_draw(fam, args, rng, shape)
-
-    def categorical(self, lk: Likelihood, kind: str, letter: str) -> np.ndarray:
-        """Per-category probabilities (epred, as for ordered outcomes) or drawn categories."""
-        arg = lk.args[0]
-        shape = (self.s, self.n)
-        if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
-            probs = extra.categorical_probabilities([self.eval(a, letter, ROWS) for a in arg.args], None, shape)
-        else:
-            values = [a.value for a in arg.items]  # type: ignore[attr-defined]
-            probs = extra.categorical_probabilities(None, values, shape)
-        if kind == "epred":
-            return probs
-        return extra.categorical_draw(probs, self.rng(1, lk.stmt.span.line))
-
-    def linpred(self, lk: Likelihood, letter: str) -> Any:
-        """The linear predictor: the first row-level quantity the likelihood's arguments use
-        (`p` in Bernoulli(p[i]), `mu` in Gamma(k, k / mu[i])), before its link; without one, the
-        mean argument itself (`Normal(a + b * x[i], sigma)`)."""
-        d = self.row_quantity(lk, letter)
-        if d is None:
-            return self.eval(lk.args[_mean_slot(lk.family)], letter, ROWS)
-        value = self.value(d.name)  # computing it records the value before the link
-        return self.linear[d.name] if d.link != "identity" else value
-
-    def row_quantity(self, lk: Likelihood, letter: str) -> Derived | None:
-        slots = [_mean_slot(lk.family)] + [k for k in range(len(lk.args)) if k != _mean_slot(lk.family)]
-        for k in slots:
-            for node in ast.walk(lk.args[k]):
-                d = self.derived.get(_direct_name(node, letter) or "")
-                if d is not None and d.level == ROWS and not d.data_only:
-                    return d
-        return None
-
-    def family_args(self, family: Family, args: Sequence[ast.Expr], letter: str) -> list[Any]:
-        out = []
-        for (_, arg_kind), arg in zip(family.args, args, strict=True):
-            value = self.eval(arg, letter, ROWS)
-            # Cutpoints are one vector per draw, not one value per row.
-            out.append(value if arg_kind == "ordered" else self.rows_shape(value))
-        return out
-
-    def rows_shape(self, value: Any) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=float), (self.s, self.n))
-
-    # -- names ------------------------------------------------------------------------
-    def knows(self, name: str) -> bool:
-        return name in self.grouped_keys or name in self.params or name in self.derived or name in self.columns
-
-    def value(self, name: str) -> Any:
-        if name not in self.cache:
-            self.cache[name] = self.compute(name)
-        return self.cache[name]
-
-    def compute(self, name: str) -> Any:
-        if name in self.grouped_keys:
-            symbol, grouping = self.grouped_keys[name]
-            return self.grouped(symbol, grouping, self.key_text[name])
-        if name in self.params:
-            return self.param_draws(self.params[name])
-        if name in self.derived:
-            return self.derived_value(self.derived[name], ROWS)
-        return self.column(name, f"`{name}`")
-
-    def letter(self, stmt: ast.Sample | ast.Assign) -> str:
-        return self.m.statement_letters.get(id(stmt), self.m.row_letter)
-
-    def eval(self, expr: ast.Expr, letter: str, domain: str) -> Any:
-        try:
-            return evaluate(self.rewrite(expr, letter, domain), self.env, letter)
-        except EvalError as exc:
-            raise PredictionError(f"cannot predict `{ast.to_text(expr)}`: {exc}") from None
-
-    def rewrite(self, expr: ast.Expr, letter: str, domain: str) -> ast.Expr:
-        """`x[g[i]]` -> one name for "x at this row's level of g"; `x[j]` in a statement over
-        the levels of g likewise. `x[i]` stays: it is the row's own value already."""
-        match expr:
-            case ast.Index(base=ast.Name(id=base), indices=(ix,)):
-                grouping = self.grouping_of(ix, letter, domain)
-                if grouping is None:
-                    return expr
-                key = f"{base}[{grouping}]"
-                self.grouped_keys[key] = (base, grouping)
-                self.key_text.setdefault(key, ast.to_text(expr))
-                return ast.Name(key, expr.span)
-            case ast.BinOp():
-                left = self.rewrite(expr.left, letter, domain)
-                right = self.rewrite(expr.right, letter, domain)
-                return dataclasses.replace(expr, left=left, right=right)
-            case ast.Neg():
-                return dataclasses.replace(expr, operand=self.rewrite(expr.operand, letter, domain))
-            case ast.Call():
-                args = tuple(self.rewrite(a, letter, domain) for a in expr.args)
-                return dataclasses.replace(expr, args=args)
-        return expr
-
-    @staticmethod
-    def grouping_of(ix: ast.Expr, letter: str, domain: str) -> str | None:
-        if isinstance(ix, ast.Name) and ix.id == letter:
-            return None if domain == ROWS else domain
-        if isinstance(ix, ast.Index) and isinstance(ix.base, ast.Name):
-            return ix.base.id
-        return None
-
-    # -- parameters -------------------------------------------------------------------
-    def posterior(self, name: str) -> np.ndarray:
-        posterior = self.fit.idata.posterior
-        if name not in posterior:
-            raise PredictionError(f"the fit has no draws of `{name}`, which the model needs")
-        values = np.asarray(posterior[name].transpose("chain", "draw", ...).values, dtype=float)
-        flat = values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
-        return flat[self.draw_index]
-
-    def param_draws(self, p: Param) -> np.ndarray:
-        draws = self.posterior(p.name)
-        if p.shape == "group":
-            raise PredictionError(f"`{p.name}` has one value per `{p.domain}` and needs an index")
-        return draws[:, None] if draws.ndim == 1 else draws  # scalars broadcast over the rows
-
-    def derived_value(self, d: Derived, domain: str) -> Any:
-        value = self.eval(d.rhs, self.letter(d.stmt), domain)
-        if d.link == "identity":
-            return value
-        self.linear[d.name] = value
-        return _INVERSE_LINKS[d.link](np.asarray(value, dtype=float))
-
-    # -- grouped lookups ----------------------------------------------------------------
-    def grouped(self, symbol: str, grouping: str, text: str) -> Any:
-        """`symbol` at each row's level of `grouping`."""
-        if symbol in self.params:
-            p = self.params[symbol]
-            if p.shape != "group":
-                raise PredictionError(f"`{text}` indexes `{symbol}`, which has no levels")
-            if self.is_varying(p):
-                return self.varying(p, grouping, text)
-            return self.fixed_levels(p, grouping, text)
-        if symbol in self.derived:
-            return self.derived_value(self.derived[symbol], grouping)
-        # A group-level column (z in b0 + b1 * z[j]): the row's own value, constant per level.
-        return self.column(symbol, f"`{text}`")
-
-    def is_varying(self, p: Param) -> bool:
-        """A group effect: its prior has parameters in it (a population to draw levels from)."""
-        names = {n.id for a in p.prior.args for n in ast.walk(a) if isinstance(n, ast.Name)}
-        dependent = set(self.params) | {d.name for d in self.m.derived if not d.data_only}
-        return bool(names & dependent)
-
-    def fixed_levels(self, p: Param, grouping: str, text: str) -> np.ndarray:
-        labels = self.labels(grouping, text)
-        codes, unseen = self.codes(grouping, labels)
-        if unseen.any():
-            raise PredictionError(
-                f"{self.describe(grouping)} has {_labels_text(labels[unseen])} that the fit has "
-                f"not seen; `{p.name}` has a fixed prior, so there is no population to draw new "
-                f"levels from (known levels: {_labels_text(self.known(grouping), bare=True)})"
-            )
-        return self.posterior(p.name)[:, codes - 1]
-
-    def varying(self, p: Param, grouping: str, text: str) -> np.ndarray:
-        mode = self.modes.get(grouping, "existing")
-        if mode == "average":
-            return self.rows_shape(self.population_location(p))
-        labels = self.labels(grouping, text)
-        codes, unseen = self.codes(grouping, labels)
-        if unseen.any() and mode == "existing":
-            raise PredictionError(
-                f"{self.describe(grouping)} has {_labels_text(labels[unseen])} that the fit has "
-                f'not seen; use groups="new" to draw new levels from the population or '
-                f'groups="average" for the population mean'
-            )
-        out = np.array(self.posterior(p.name)[:, np.where(unseen, 1, codes) - 1])
-        if unseen.any():
-            out[:, unseen] = self.new_levels(p, labels, unseen)
-        return out
-
-    def new_levels(self, p: Param, labels: np.ndarray, unseen: np.ndarray) -> np.ndarray:
-        """One draw per new label and posterior draw, spread over the rows with that label."""
-        rows = np.flatnonzero(unseen)
-        which, uniques = pd.factorize(pd.Series(labels[rows], dtype=object))
-        _, first = np.unique(which, return_index=True)
-        per_label = self.draw_levels(p, list(uniques), rows[first])
-        return per_label[:, which]
-
-    def draw_levels(self, p: Param, labels: list[Any], rows: np.ndarray) -> np.ndarray:
-        """(draws, labels) fresh levels of p, from its prior evaluated at each label's first row."""
-        if p.prior.family.name == "MVNormal":
-            position, joint = self.joint_levels(p, labels, rows)
-            return joint[..., position]
-        letter = self.letter(p.prior.stmt)
-        args = [self.rows_shape(self.eval(a, letter, str(p.domain)))[:, rows] for a in p.prior.args]
-        out = np.empty((self.s, len(labels)))
-        for k, label in enumerate(labels):
-            rng = self.rng(0, p.prior.stmt.span.line, label)
-            out[:, k] = family_draw(p.prior.family, [a[:, k] for a in args], rng, (self.s,))
-        return out
-
-    def joint_levels(self, p: Param, labels: list[Any], rows: np.ndarray) -> tuple[int, np.ndarray]:
-        """Correlated effects `[a, b][j] ~ MVNormal(mu, Rho, tau)` are drawn together:
-        (draws, labels, effects), cached so that a and b get the same draw."""
-        stmt = p.prior.stmt
-        key = (id(stmt), tuple(int(r) for r in rows))
-        if key not in self.joint_cache:
-            mean = self.joint_means(p)[:, rows, :]
-            chol = self.joint_cholesky(p)
-            z = np.stack(
-                [self.rng(0, stmt.span.line, label).standard_normal((self.s, mean.shape[2])) for label in labels],
-                axis=1,
-            )
-            self.joint_cache[key] = mean + np.einsum("sij,smj->smi", chol, z)
-        return _joint_targets(stmt).index(p.name), self.joint_cache[key]
-
-    def joint_means(self, p: Param) -> np.ndarray:
-        mu = p.prior.args[0]
-        if not isinstance(mu, ast.VectorLit):
-            raise PredictionError(f"new levels of `{p.name}` need its MVNormal mean written as a vector `[...]`")
-        letter = self.letter(p.prior.stmt)
-        items = [self.rows_shape(self.eval(item, letter, str(p.domain))) for item in mu.items]
-        return np.stack(items, axis=-1)  # (draws, rows, effects)
-
-    def joint_cholesky(self, p: Param) -> np.ndarray:
-        """diag(tau) * L, with L the Cholesky factor of Rho, per draw: (draws, E, E)."""
-        letter = self.letter(p.prior.stmt)
-        rho = np.asarray(self.eval(p.prior.args[1], letter, ROWS), dtype=float)
-        tau = np.asarray(self.eval(p.prior.args[2], letter, ROWS), dtype=float)
-        n_effects = len(_joint_targets(p.prior.stmt))
-        rho = np.broadcast_to(rho, (self.s, n_effects, n_effects))
-        tau = np.broadcast_to(tau, (self.s, n_effects))
-        return tau[:, :, None] * _cholesky(rho)
-
-    def population_location(self, p: Param) -> Any:
-        """Where the population of p's levels is centred, per draw (and row, when the prior's
-        location uses group-level data such as z[j])."""
-        letter = self.letter(p.prior.stmt)
-        if p.prior.family.name == "MVNormal":
-            mu = p.prior.args[0]
-            if not isinstance(mu, ast.VectorLit):
-                raise PredictionError(f"`{p.name}`: the MVNormal mean must be a vector `[...]`")
-            position = _joint_targets(p.prior.stmt).index(p.name)
-            return self.eval(mu.items[position], letter, str(p.domain))
-        args = [self.eval(a, letter, str(p.domain)) for a in p.prior.args]
-        return family_location(p.prior.family, [np.asarray(a, dtype=float) for a in args])
-
-    # -- data ---------------------------------------------------------------------------
-    def column(self, name: str, used_as: str) -> np.ndarray:
-        series = self.series(name, used_as)
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(values)
-        if bad.any():
-            example = series.iloc[int(np.flatnonzero(bad)[0])]
-            raise PredictionError(f"newdata column `{name}` must hold numbers for {used_as}, found {example!r}")
-        return values
-
-    def series(self, name: str, used_as: str) -> pd.Series:
-        if name not in self.table.columns:
-            raise PredictionError(f"newdata has no column `{name}`, which {used_as} needs")
-        series = self.table[name]
-        missing = series.isna().to_numpy()
-        if missing.any():
-            raise PredictionError(
-                f"newdata column `{name}` has missing values in {_rows_text(self.table.index[missing])}"
-            )
-        return series
-
-    def labels(self, grouping: str, text: str) -> np.ndarray:
-        """Each row's level of a grouping: the column, or a data-only derived index."""
-        if grouping not in self.labels_cache:
-            d = self.derived.get(grouping)
-            if d is not None and d.data_only:
-                values = np.asarray(self.rows_shape(self.derived_value(d, ROWS))[0])
-                if not np.all(values == np.round(values)):
-                    raise PredictionError(f"`{grouping}` (used in `{text}`) is not a whole number in newdata")
-                labels = np.array([int(v) for v in values], dtype=object)
-            else:
-                labels = np.array([_plain(v) for v in self.series(grouping, f"`{text}`")], dtype=object)
-            self.labels_cache[grouping] = labels
-        return self.labels_cache[grouping]
-
-    def describe(self, grouping: str) -> str:
-        d = self.derived.get(grouping)
-        if d is not None and d.data_only:
-            return f"`{grouping}` (= {ast.to_text(d.rhs)})"
-        return f"newdata column `{grouping}`"
-
-    def known(self, grouping: str) -> list[Any]:
-        return list(self.fit.schema.coords.get(grouping, []))
-
-    def codes(self, grouping: str, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """1-based codes of the fit's levels, and which labels the fit has not seen."""
-        lookup = {_plain(label): k + 1 for k, label in enumerate(self.known(grouping))}
-        codes = np.array([_find(lookup, label) for label in labels], dtype=np.int64)
-        return codes, codes == 0
-
-    def rng(self, purpose: int, line: int, label: Any = None) -> np.random.Generator:
-        """A stream per statement (and new label): what a label draws under a seed does not
-        depend on the evaluation order, the row order or the other labels in newdata."""
-        key = (purpose, line) if label is None else (purpose, line, _label_key(label))
-        child = np.random.SeedSequence(self.seed.entropy, spawn_key=key)
-        return np.random.default_rng(child)
-
-
-# -------------------------------------------------------------------------------- families
-
-
-def _mean_slot(family: Family) -> int:
-    """The argument carrying the linear predictor: a location, else a probability or rate."""
-    if family.mean_index is not None:  # ZIPoisson(zi, lambda): lambda
-        return family.mean_index
-    kinds = [kind for _, kind in family.args]
-    for wanted in ("loc", "prob", "positive"):
-        if wanted in kinds:
-            return kinds.index(wanted)
-    return 0
-
-
-def family_mean(family: Family, args: list[Any]) -> np.ndarray:
-    """The expected value of an outcome; per-category probabilities for OrderedLogistic."""
-    name = family.name
-    if name == "OrderedLogistic":
-        return ordered_probabilities(args[0], args[1])
-    fn = _MEANS.get(name)
-    if fn is None:
-        raise PredictionError(f"epred is not available for {name} outcomes yet")
-    with np.errstate(all="ignore"):
-        return np.asarray(fn(*args), dtype=float)
-
-
-def family_location(family: Family, args: list[np.ndarray]) -> np.ndarray:
-    """The centre of a group-level prior: its location argument, or its mean."""
-    kinds = [kind for _, kind in family.args]
-    if family.location_scale and "loc" in kinds:
-        return args[kinds.index("loc")]
-    return family_mean(family, args)
-
-
-_MEANS: dict[str, Callable[..., Any]] = {
-    "Normal": lambda mu, sigma: mu,
-    "StudentT": lambda nu, mu, sigma: np.where(nu > 1, mu, np.nan),
-    "Cauchy": lambda mu, sigma: mu,  # no mean: its location (median) stands in
-    "Logistic": lambda mu, sigma: mu,
-    "LogNormal": lambda mu, sigma: np.exp(mu + sigma**2 / 2),
-    "Gamma": lambda alpha, beta: alpha / beta,
-    "Exponential": lambda rate: 1 / rate,
-    "Beta": lambda a, b: a / (a + b),
-    "Uniform": lambda lower, upper: (lower + upper) / 2,
-    "HalfNormal": lambda sigma: sigma * np.sqrt(2 / np.pi),
-    "Bernoulli": lambda p: p,
-    "Binomial": lambda n, p: n * p,
-    "Poisson": lambda rate: rate,
-    "NegBinomial": lambda mu, phi: mu,
-    **extra.MEANS,
-}
-
-
-def ordered_probabilities(eta: Any, cutpoints: Any) -> np.ndarray:
-    """P(y = k) for k = 1..K under Stan's ordered_logistic(eta, c): (draws, rows, K)."""
-    eta = np.asarray(eta, dtype=float)
-    cuts = np.asarray(cutpoints, dtype=float)
-    if cuts.ndim != 2:
-        raise PredictionError("OrderedLogistic needs one vector of cutpoints per draw")
-    above = special.expit(eta[..., None] - cuts[:, None, :])  # P(y > k), k = 1..K-1
-    ones = np.ones_like(above[..., :1])
-    return np.concatenate([ones, above], axis=-1) - np.concatenate([above, 0 * ones], axis=-1)
-
-
-def family_draw(family: Family, args: list[Any], rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """One draw of the family per element of `shape`, with arguments broadcast to it."""
-    name = family.name
-    if name == "OrderedLogistic":
-        probs = ordered_probabilities(args[0], args[1])
-        u = rng.random((*probs.shape[:-1], 1))
-        return (u > np.cumsum(probs, axis=-1)[..., :-1]).sum(axis=-1) + 1.0
-    fn = _DRAWS.get(name)
-    if fn is None:
-        raise PredictionError(f"drawing from {name} is not supported yet")
-    full = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in args]
-    with np.errstate(all="ignore"):
-        return np.asarray(fn(rng, shape, *full), dtype=float)
-
-
-_DRAWS: dict[str, Callable[..., Any]] = {
-    "Normal": lambda r, s, mu, sigma: mu + sigma * r.standard_normal(s),
-    "StudentT": lambda r, s, nu, mu, sigma: mu + sigma * r.standard_t(nu, s),
-    "Cauchy": lambda r, s, mu, sigma: mu + sigma * r.standard_cauchy(s),
-    "Logistic": lambda r, s, mu, sigma: r.logistic(mu, sigma, s),
-    "LogNormal": lambda r, s, mu, sigma: np.exp(mu + sigma * r.standard_normal(s)),
-    "Gamma": lambda r, s, alpha, beta: r.gamma(alpha, 1 / beta, s),
-    "Exponential": lambda r, s, rate: r.exponential(1 / rate, s),
-    "Beta": lambda r, s, a, b: r.beta(a, b, s),
-    "Uniform": lambda r, s, lower, upper: r.uniform(lower, upper, s),
-    "HalfNormal": lambda r, s, sigma: np.abs(sigma * r.standard_normal(s)),
-    "HalfCauchy": lambda r, s, sigma: np.abs(sigma * r.standard_cauchy(s)),
-    "HalfStudentT": lambda r, s, nu, sigma: np.abs(sigma * r.standard_t(nu, s)),
-    "Bernoulli": lambda r, s, p: (r.random(s) < p).astype(float),
-    "Binomial": lambda r, s, n, p: r.binomial(n.astype(np.int64), np.clip(p, 0, 1), s),
-    "Poisson": lambda r, s, rate: r.poisson(rate, s),
-    # Stan's neg_binomial_2(mu, phi) is a Poisson whose rate is Gamma(phi, phi / mu).
-    "NegBinomial": lambda r, s, mu, phi: r.poisson(r.gamma(phi, mu / phi, s)),
-    **extra.DRAWS,
-}
-
-
-def _cholesky(rho: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of correlation matrices; a factor already (zero upper triangle,
-    rows of unit length) is kept as it is."""
-    upper = np.triu(rho, k=1)
-    if np.allclose(upper, 0) and not np.allclose(rho, np.swapaxes(rho, -1, -2)):
-        return rho
-    try:
-        return np.linalg.cholesky(rho)
-    except np.linalg.LinAlgError:
-        # Draws at the edge of positive definiteness: a tiny ridge keeps the factor real.
-        eye = np.eye(rho.shape[-1])
-        return np.linalg.cholesky(rho + 1e-10 * eye)
-
-
-def _joint_targets(stmt: ast.Sample) -> list[str]:
-    lhs = stmt.lhs
-    if isinstance(lhs, ast.Index) and isinstance(lhs.base, ast.VectorLit):
-        return [item.id for item in lhs.base.items if isinstance(item, ast.Name)]
-    raise PredictionError(f"line {stmt.span.line}: expected correlated effects `[a, b][j] ~ ...`")
-
-
-def _direct_name(arg: ast.Expr, letter: str) -> str | None:
-    """`p[i]` or `p` -> "p"; anything else (an expression) -> None."""
-    if isinstance(arg, ast.Name):
-        return arg.id
-    if (
-        isinstance(arg, ast.Index)
-        and isinstance(arg.base, ast.Name)
-        and len(arg.indices) == 1
-        and isinstance(arg.indices[0], ast.Name)
-        and arg.indices[0].id == letter
-    ):
-        return arg.base.id
-    return None
-
-
-# ---------------------------------------------------------------------------------- labels
-
-
-def _plain(value: Any) -> Any:
-    """A label as the fit's coords hold it: numpy scalars unwrapped, 6.0 as 6."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _label_key(label: Any) -> int:
-    # A stable number per label (Python's hash() of text changes between runs).
-    return zlib.crc32(repr(_plain(label)).encode("utf-8"))
-
-
-def _find(lookup: dict[Any, int], label: Any) -> int:
-    if label in lookup:
-        return lookup[label]
-    # "6" from a text column for a level read as the number 6, and the other way round.
-    if isinstance(label, str):
-        try:
-            return lookup.get(_plain(float(label)), 0)
-        except ValueError:
-            return 0
-    return lookup.get(str(label), 0)
-
-
-def _labels_text(labels: Sequence[Any] | np.ndarray, *, bare: bool = False) -> str:
-    """`labels 'new', 8` (or just `'new', 8`), at most _MAX_SHOWN of them."""
-    distinct = list(dict.fromkeys(_plain(v) for v in labels))
-    if not distinct:
-        return "none"
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in distinct[:_MAX_SHOWN])
-    more = f" and {len(distinct) - _MAX_SHOWN} more" if len(distinct) > _MAX_SHOWN else ""
-    if bare:
-        return shown + more
-    noun = "label" if len(distinct) == 1 else "labels"
-    return f"{noun} {shown}{more}"
-
-
-def _rows_text(index: pd.Index) -> str:
-    rows = [str(r) for r in index[:_MAX_SHOWN]]
-    more = f" and {len(index) - _MAX_SHOWN} more" if len(index) > _MAX_SHOWN else ""
-    return ("row " if len(index) == 1 else "rows ") + ", ".join(rows) + more
-
-
 # ---------------------------------------------------------------------------------- output
 
 
@@ -908,14 +344,8 @@ def _long_frame(table: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFr
 
 def _to_inference_data(
     fit: Fit, table: pd.DataFrame, values: dict[str, np.ndarray], kind: str, ndraws: int | None
-) -> az.InferenceData:
-    import warnings
-
+) -> Any:
     import xarray as xr
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz as az
 
     obs = list(table.index)
     all_draws = ndraws is None or ndraws >= fit.n_chains * fit.n_draws
@@ -930,4 +360,4 @@ def _to_inference_data(
         data_vars[name] = xr.DataArray(shaped, dims=dims, coords=coords)
     predictions = xr.Dataset(data_vars, attrs={"kind": kind, "model_name": fit.model_name})
     constant = xr.Dataset({c: ("obs", table[c].to_numpy()) for c in table.columns}, coords={"obs": obs})
-    return az.InferenceData(predictions=predictions, predictions_constant_data=constant)
+    return arviz_compat.inference_data({"predictions": predictions, "predictions_constant_data": constant})

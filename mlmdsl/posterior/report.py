@@ -111,7 +111,9 @@ def _n_observations(fit: Fit) -> int | None:
             return int(fit.data_info[key])
     if "obs" in fit.schema.coords:
         return len(fit.schema.coords["obs"])
-    if "observed_data" in fit.idata.groups():
+    from mlmdsl.posterior import arviz_compat
+
+    if arviz_compat.has_group(fit.idata, "observed_data"):
         sizes = fit.idata["observed_data"].sizes
         return int(sizes["obs"]) if "obs" in sizes else None
     return None

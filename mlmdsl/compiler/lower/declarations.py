@@ -64,7 +64,6 @@ class Declarations(Expressions):
         return p.noncentered is not None and p.block is None and not self.offset_multiplier
 
     def declare_parameters(self) -> None:
-        self.z_names: dict[str, str] = {}
         for p in self.m.params:
             if p.block is not None:
                 continue  # a column of its block's matrix: a transformed parameter

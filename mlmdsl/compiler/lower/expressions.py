@@ -40,6 +40,7 @@ class Expressions:
         # Of those, the ones whose value (p itself) is needed too, besides the shortcut.
         self.value_needed: set[str] = set()
         self.uses: dict[str, int] = {}
+        self.z_names: dict[str, str] = {}  # non-centred parameter -> its standard normal (z_alpha)
         self.plans: dict[int, tuple[str, str]] = {}
 
     def _redirect(self, name: str, default: str) -> str:
