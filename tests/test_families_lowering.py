@@ -4,6 +4,7 @@ accepted by the official stanc3), and the labels of a Categorical outcome throug
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlmdsl
 from mlmdsl.compiler import compile_source
+from tests.conftest import EXAMPLES
 from tests.test_coverage_structures import fit_model
+from tests.test_fit import BACKENDS
 
 CASES = [
     (
@@ -136,3 +140,17 @@ def test_categorical_outcome_labels_in_predictions() -> None:
     assert set(response["value"].unique()) <= {1.0, 2.0, 3.0}  # codes, in the order of the labels
     rep = fit.idata.posterior_predictive["career"].values
     assert set(np.unique(rep)) <= {1, 2, 3}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("example", ["monastery_zip", "cats_censored", "truncated_scores"])
+def test_examples_fit_on_each_backend(example: str, backend: str) -> None:
+    """The functions block, censoring and truncation on both backends (CmdStan skips without
+    CMDSTAN): each example on its simulated data, healthy and with its log_lik."""
+    path = EXAMPLES / f"{example}.mlm"
+    data = re.search(r"Data: (data/[\w.]+\.csv)", path.read_text(encoding="utf-8")).group(1)  # type: ignore[union-attr]
+    fit = mlmdsl.Model.from_file(path).fit(
+        EXAMPLES / data, backend=backend, chains=2, iter_warmup=200, iter_sampling=200, seed=1, refresh=0
+    )
+    assert fit.diagnostics()["max_rhat"] < 1.05
+    assert np.isfinite(fit.idata.log_likelihood[fit.schema.outcomes[0]].values).all()
