@@ -224,6 +224,7 @@ class Model:
         # What binding decided on the user's behalf (rows dropped) travels with the fit.
         info["notes"] = [d.message for d in bound.diagnostics]
         info["parameterization"] = model.parameterization_notes()
+        info["parameterization_asked"] = model._parameterization
         return Fit.from_raw(
             raw,
             model.schema_for(bound),

@@ -95,7 +95,7 @@ def test_reason_goes_into_the_note() -> None:
     )
     notes = {d.message for d in compiled.diagnostics if d.code == "N600"}
     assert "`a` is sampled centred — 72 trials per level" in notes
-    assert "`g` is sampled non-centred (offset 0, multiplier sigma_g) — few" in notes
+    assert "`g` is sampled non-centred (g = 0 + sigma_g * z_g) — few" in notes
 
 
 # ---- the choice from the data ------------------------------------------------------------------

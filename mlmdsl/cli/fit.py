@@ -64,7 +64,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except BackendError as e:
         print(f"mlm: sampling failed: {e}", file=sys.stderr)
         return 1
-    print(format_report(fit) + _parameterization_lines(fit, args.parameterization))
+    print(format_report(fit))
     if args.plots:
         _write_plots(fit, args.plots, args.data)
     if args.out:
@@ -73,18 +73,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
         (args.out / f"{model.name}.stan").write_text(model.stan_code(), encoding="utf-8")
         print(f"\nSaved the fit to {args.out / 'fit'} and the Stan program to {args.out / (model.name + '.stan')}")
     return 0
-
-
-def _parameterization_lines(fit: Fit, asked: str) -> str:
-    """The form of each varying effect and why, after the report (the report itself reads
-    data_info, where Model.fit records the choice)."""
-    notes = fit.data_info.get("parameterization") or {}
-    if not notes:
-        return ""
-    how = "chosen from the data" if asked == "auto" else f"--parameterization {asked}"
-    lines = [f"\nParameterization ({how}; --parameterization centered|noncentered fixes it):"]
-    lines += [f"  {message}" for message in notes.values()]
-    return "\n".join(lines) + "\n"
 
 
 def _write_plots(fit: Fit, folder: Path, data: str) -> None:

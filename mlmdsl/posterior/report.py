@@ -75,8 +75,21 @@ def format_report(fit: Fit) -> str:
         _correlation_section(fit, table),
         _derived_section(fit, table),
         _diagnostics_section(fit),
+        _parameterization_section(fit),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _parameterization_section(fit: Fit) -> str:
+    """The form of each varying effect and why (Model.fit records it in data_info)."""
+    notes = fit.data_info.get("parameterization") or {}
+    if not notes:
+        return ""
+    asked = fit.data_info.get("parameterization_asked", "auto")
+    how = "chosen from the data" if asked == "auto" else f"parameterization={asked}"
+    lines = [f"Parameterization ({how}; --parameterization centered|noncentered fixes it):"]
+    lines += [f"  {message}" for message in notes.values()]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------- header

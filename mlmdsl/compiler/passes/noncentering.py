@@ -41,8 +41,8 @@ def choose(ctx: Context, sym: Sym, st: Stmt, lower: str | None, upper: str | Non
         ctx.warn("W504", f"`{sym.name}` is sampled centred because {why}", span)
         return None
     text = (
-        f"`{sym.name}` is sampled non-centred (offset {ast.to_text(loc)}, multiplier "
-        f"{ast.to_text(scale)})"
+        f"`{sym.name}` is sampled non-centred ({sym.name} = {ast.to_text(loc)} + "
+        f"{ast.to_text(scale)} * z_{sym.name})"
     )
     text += why or "; add `@centered` to the line to change it"
     ctx.note("N600", text, span)
