@@ -261,4 +261,7 @@ def test_renaming_any_parameter_keeps_the_model(path: Path) -> None:
         after = analyze(renamed, str(path))
         assert after.compiled.ok, (sym.name, [d.message for d in after.diagnostics if d.is_error])
         assert sorted((d.code, d.span.line) for d in after.diagnostics) == before, sym.name
-        assert after.compiled.model.param(f"{sym.name}_r") or after.compiled.model.derived_named(f"{sym.name}_r")
+        renamed_model = after.compiled.model
+        kernels = {g.cov for g in renamed_model.gps}  # `K = cov_GPL2(...)`: a GP's covariance
+        new = f"{sym.name}_r"
+        assert renamed_model.param(new) or renamed_model.derived_named(new) or new in kernels

@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "E100": "syntax-error",
     "E101": "unexpected-character",
     "E102": "nested-too-deep",
+    "E103": "number-out-of-range",
     # statement shape and calls
     "E200": "unknown-distribution",
     "E201": "unknown-function",
@@ -55,6 +56,9 @@ CODES: dict[str, str] = {
     "E318": "outcome-depends-on-parameters",
     "E319": "effects-on-different-groupings",
     "E320": "vector-argument-expected",
+    # issue 14's structures (passes/effects.py, passes/gp.py)
+    "E330": "bad-sum-to-zero",
+    "E331": "bad-gaussian-process",
     # data
     "E400": "missing-column",
     "E401": "missing-values",
@@ -67,6 +71,7 @@ CODES: dict[str, str] = {
     "E408": "not-finite",
     "E409": "bad-censoring-values",
     "E410": "outside-truncation",
+    "E420": "bad-matrix",  # a matrix beside the table (data/matrices.py)
     # warnings
     "W500": "unused-parameter",
     "W501": "unused-quantity",
@@ -76,6 +81,7 @@ CODES: dict[str, str] = {
     "W505": "dropped-rows",
     "W506": "empty-category",
     "W507": "cannot-estimate",
+    "W520": "column-shadowed",  # a group effect named like a column (data/modelled.py)
     # notes
     "N600": "parameterization",
 }
