@@ -34,6 +34,7 @@ from mlmdsl.calibration.prior import replace_outcomes
 from mlmdsl.calibration.simulate import Simulator, log_density
 from mlmdsl.compiler.ir import CheckedModel
 from mlmdsl.data import BoundData, read_table
+from mlmdsl.posterior import arviz_compat
 from mlmdsl.posterior.compare import Pointwise
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def _coded(model: Model, table: pd.DataFrame) -> tuple[pd.DataFrame, BoundData]:
 def _posterior_draws(fit: Fit, checked: CheckedModel, held_out: BoundData) -> dict[str, np.ndarray]:
     """The fit's draws per parameter, chains stacked; group-level draws laid out on the held-out
     design's levels, NaN where the fit never saw the level (the simulator draws those)."""
-    posterior = fit.idata.posterior
+    posterior = arviz_compat.dataset(fit.idata, "posterior")
     given: dict[str, np.ndarray] = {}
     for p in checked.params:
         if p.name not in posterior:
@@ -168,8 +169,10 @@ def fold_task(
         lines = f"{type(exc).__name__}: {exc}".splitlines()
         result["error"] = " | ".join(line.strip() for line in lines if line.strip())[:600]
         return result
-    if "sample_stats" in fit.idata.groups() and "diverging" in fit.idata.sample_stats:
-        result["divergences"] = int(np.asarray(fit.idata.sample_stats["diverging"].values).sum())
+    if arviz_compat.has_group(fit.idata, "sample_stats"):
+        stats = arviz_compat.dataset(fit.idata, "sample_stats")
+        if "diverging" in stats:
+            result["divergences"] = int(np.asarray(stats["diverging"].values).sum())
     return result
 
 

@@ -9,7 +9,6 @@ table has the outcome.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +22,6 @@ from mlmdsl.compiler.ir import CheckedModel
 from mlmdsl.data import BoundData, read_table
 
 if TYPE_CHECKING:
-    import arviz as az
-
     from mlmdsl.api import Model
     from mlmdsl.posterior.fit import Fit
 
@@ -82,13 +79,15 @@ def simulate_draws(
 class PriorPredictive:
     """Draws from the prior (`idata.prior`) and the outcomes they imply (`idata.prior_predictive`)."""
 
-    idata: az.InferenceData
+    idata: Any  # ArviZ InferenceData (0.x) or DataTree (1.x)
     outcomes: tuple[str, ...]
     discrete: dict[str, bool]
 
     def draws(self, name: str) -> np.ndarray:
         """(draws, ...) prior draws of a parameter, or simulated outcomes of an outcome."""
-        group = self.idata.prior_predictive if name in self.outcomes else self.idata.prior
+        from mlmdsl.posterior import arviz_compat
+
+        group = arviz_compat.dataset(self.idata, "prior_predictive" if name in self.outcomes else "prior")
         values = np.asarray(group[name].values)
         return values.reshape(-1, *values.shape[2:])
 
@@ -97,9 +96,13 @@ class PriorPredictive:
         from mlmdsl.calibration.plots import prior_predictive_figure
 
         name = outcome or self.outcomes[0]
+        from mlmdsl.posterior import arviz_compat
+
         observed = None
-        if "observed_data" in self.idata.groups() and name in self.idata.observed_data:
-            observed = np.asarray(self.idata.observed_data[name].values, dtype=float)
+        if arviz_compat.has_group(self.idata, "observed_data"):
+            data = arviz_compat.dataset(self.idata, "observed_data")
+            if name in data:
+                observed = np.asarray(data[name].values, dtype=float)
         return prior_predictive_figure(name, self.draws(name).astype(float), observed, self.discrete[name], **kwargs)
 
     def save(self, path: str | Path) -> Path:
@@ -142,20 +145,18 @@ def prior_predictive(
     return PriorPredictive(_as_prior(fit), tuple(outcomes), discrete)
 
 
-def _as_prior(fit: Fit) -> az.InferenceData:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz as az
+def _as_prior(fit: Fit) -> Any:
+    """The fit's groups renamed as ArviZ names prior simulations (InferenceData or DataTree)."""
+    from mlmdsl.posterior import arviz_compat
 
     idata = fit.idata
-    groups = {"prior": idata.posterior}
-    if "posterior_predictive" in idata.groups():
-        groups["prior_predictive"] = idata.posterior_predictive
-    if "observed_data" in idata.groups():
-        groups["observed_data"] = idata.observed_data
+    groups = {"prior": arviz_compat.dataset(idata, "posterior")}
+    for name in ("posterior_predictive", "observed_data"):
+        if arviz_compat.has_group(idata, name):
+            groups["prior_predictive" if name == "posterior_predictive" else name] = arviz_compat.dataset(idata, name)
     for ds in groups.values():
         ds.attrs.update({"inference_library": "mlmdsl", "sampling": "prior simulation (no MCMC)"})
-    return az.InferenceData(**groups)
+    return arviz_compat.inference_data(groups)
 
 
 def replace_outcomes(

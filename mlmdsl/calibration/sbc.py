@@ -29,6 +29,7 @@ from mlmdsl.calibration.cluster import cached, cached_model, dask_client, progra
 from mlmdsl.calibration.prior import design, replace_outcomes
 from mlmdsl.calibration.ranks import ALPHA, RankTest, assess_ranks
 from mlmdsl.calibration.simulate import Simulator, log_density
+from mlmdsl.posterior import arviz_compat
 
 if TYPE_CHECKING:
     from mlmdsl.api import Model
@@ -136,8 +137,10 @@ def replication(rep: int, settings: SbcSettings, table: pd.DataFrame, factory: C
     result["seconds"] = time.perf_counter() - start
     rng = np.random.default_rng(fit_seed)
     result["ranks"] = _ranks(fit, sim, outcomes, settings, rng)
-    if "sample_stats" in fit.idata.groups() and "diverging" in fit.idata.sample_stats:
-        result["divergences"] = int(np.asarray(fit.idata.sample_stats["diverging"].values).sum())
+    if arviz_compat.has_group(fit.idata, "sample_stats"):
+        stats = arviz_compat.dataset(fit.idata, "sample_stats")
+        if "diverging" in stats:
+            result["divergences"] = int(np.asarray(stats["diverging"].values).sum())
     return result
 
 
@@ -171,7 +174,7 @@ def _ranks(
     fit: Fit, sim: Simulator, outcomes: dict[str, np.ndarray], settings: SbcSettings, rng: np.random.Generator
 ) -> dict[str, int]:
     ranks: dict[str, int] = {}
-    posterior = fit.idata.posterior
+    posterior = arviz_compat.dataset(fit.idata, "posterior")
     for name, label, idx in tracked(fit, settings.levels):
         if name not in sim.values:
             continue  # the simulator model lacks it (a deliberately different program)
@@ -179,8 +182,9 @@ def _ranks(
         draws = _thinned(values, settings.thin_used)
         truth = np.asarray(sim.values[name], dtype=float).reshape(values.shape[2:])
         ranks[label] = _rank(draws[(slice(None), *idx)], float(truth[idx]), rng)
-    if "log_likelihood" in fit.idata.groups() and fit.idata.log_likelihood.data_vars:
-        group = fit.idata.log_likelihood
+    has_loglik = arviz_compat.has_group(fit.idata, "log_likelihood")
+    group = arviz_compat.dataset(fit.idata, "log_likelihood") if has_loglik else None
+    if group is not None and group.data_vars:
         total = sum(np.asarray(group[v].transpose("chain", "draw", ...).values, dtype=float) for v in group.data_vars)
         draws = _thinned(np.asarray(total).reshape(*np.shape(total)[:2], -1).sum(axis=-1), settings.thin_used)
         truth = sum(
