@@ -270,8 +270,13 @@ DATA_SETS = {
 
 
 def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from simulate_families import DATA_SETS as FAMILY_DATA_SETS  # Language II families
+
     OUT.mkdir(exist_ok=True)
-    for name, make in DATA_SETS.items():
+    for name, make in {**DATA_SETS, **FAMILY_DATA_SETS}.items():
         make().to_csv(OUT / name, index=False)
     table, distances = gp_sites()
     table.to_csv(OUT / "gp_sites.csv", index=False)

@@ -29,7 +29,7 @@ __all__ = ["PriorError", "PriorPredictive", "design", "prior_predictive", "simul
 
 # A value every family of that support accepts: binding needs the outcome column to exist, but
 # simulating from the prior never reads it.
-_PLACEHOLDER = {"real": 0.0, "positive": 1.0, "unit": 0.5, "binary": 0, "count": 0, "trials": 0}
+_PLACEHOLDER = {"real": 0.0, "positive": 1.0, "unit": 0.5, "binary": 0, "count": 0, "trials": 0, "nonnegative": 0.0}
 
 
 def design(model: Model, data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, BoundData, list[str]]:
@@ -56,7 +56,12 @@ def design(model: Model, data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame,
                     f"the data has no column `{lk.outcome}`; a {lk.family.name} outcome's categories "
                     "come from the data, so the column is needed to simulate it"
                 )
-            table[lk.outcome] = _PLACEHOLDER[lk.family.support]
+            value = _PLACEHOLDER[lk.family.support]
+            if lk.lower is not None:  # a truncated outcome's placeholder lies within its bounds
+                value = max(value, float(lk.lower))
+            if lk.upper is not None:
+                value = min(value, float(lk.upper))
+            table[lk.outcome] = value
     return table, model.bind(table), missing
 
 

@@ -28,6 +28,7 @@ from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Param
 from mlmdsl.data import BoundData
+from mlmdsl.posterior import families_extra
 from mlmdsl.posterior.predict import family_draw, ordered_probabilities
 
 __all__ = ["PriorError", "Simulator", "log_density"]
@@ -295,9 +296,23 @@ class Simulator:
         return out
 
     def outcome(self, lk: Likelihood) -> np.ndarray:
-        """One simulated outcome per draw and row: (draws, N)."""
+        """One simulated outcome per draw and row: (draws, N). A censored outcome is simulated
+        uncensored, a truncated one within its bounds, a Categorical one from its probabilities."""
+        shape = (self.s, self.n)
+        if lk.family.name == "Categorical":
+            arg = lk.args[0]
+            if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
+                scores = [np.asarray(self.eval(a, lk.stmt, ROWS), dtype=float) for a in arg.args]
+                probs = families_extra.categorical_probabilities(scores, None, shape)
+            else:
+                probs = families_extra.categorical_probabilities(None, [a.value for a in arg.items], shape)  # type: ignore[attr-defined]
+            return families_extra.categorical_draw(probs, self.rng)
         args = self.likelihood_args(lk)
-        return family_draw(lk.family, args, self.rng, (self.s, self.n))
+        if lk.truncated:
+            low = float(lk.lower) if lk.lower is not None else None
+            high = float(lk.upper) if lk.upper is not None else None
+            return families_extra.truncated_draw(lk.family.name, lk.family.discrete, args, low, high, self.rng, shape)
+        return family_draw(lk.family, args, self.rng, shape)
 
     def everything(self) -> None:
         """Draw every parameter and compute every derived quantity (for the `prior` group)."""

@@ -92,11 +92,32 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class Censoring:
+    """`| censored(c[i])` after a likelihood: `word` as written (checked to be `censored`)."""
+
+    word: str
+    args: tuple[Expr, ...]
+    span: Span
+    word_span: Span
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """`T[L, U]` after a likelihood; an omitted bound is None."""
+
+    lower: Expr | None
+    upper: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
 class Sample:
     lhs: Expr
     rhs: Expr  # a Call naming a distribution, once checked
     annotations: tuple[Annotation, ...]
     span: Span
+    censoring: Censoring | None = None
+    truncation: Truncation | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,16 @@ class Program:
             lines[-1] = lines[-1][: stmt.span.end_column - 1]
             text = " ".join(part.split("#")[0].strip() for part in lines)
         return " ".join(text.split())
+
+
+def sample_extras(st: Sample) -> tuple[Expr, ...]:
+    """The expressions of a likelihood's censoring and truncation, in source order."""
+    out: list[Expr] = []
+    if st.censoring is not None:
+        out.extend(st.censoring.args)
+    if st.truncation is not None:
+        out.extend(e for e in (st.truncation.lower, st.truncation.upper) if e is not None)
+    return tuple(out)
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:

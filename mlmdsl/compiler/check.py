@@ -20,6 +20,7 @@ from mlmdsl.compiler.passes import (
     effects,
     gp,
     lints,
+    outcomes,
     roles,
     shapes,
     structures,
@@ -55,6 +56,7 @@ def run(ctx: Context) -> CheckedModel | None:
     gp.run(ctx)
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)
+    outcomes.run(ctx)
     roles.require_likelihood(ctx)
     if ctx.has_errors:
         return None

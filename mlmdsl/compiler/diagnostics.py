@@ -35,6 +35,8 @@ CODES: dict[str, str] = {
     "E206": "bad-assign-target",
     "E207": "unknown-directive",
     "E208": "discrete-prior",
+    "E209": "bad-censoring",
+    "E210": "bad-truncation",
     # names
     "E300": "missing-prior",
     "E301": "duplicate-prior",
@@ -67,6 +69,8 @@ CODES: dict[str, str] = {
     "E406": "data-unreadable",
     "E407": "nested-group-not-unique",
     "E408": "not-finite",
+    "E409": "bad-censoring-values",
+    "E410": "outside-truncation",
     "E420": "bad-matrix",  # a matrix beside the table (data/matrices.py)
     # warnings
     "W500": "unused-parameter",

@@ -7,17 +7,24 @@ an outcome may take).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 # What a distribution's argument is, so constraints can be inferred from use:
 #   "loc" any real, "scale" > 0, "prob" in [0, 1], "trials" non-negative integer data,
 #   "positive" > 0 (rates, shapes), "vector" a vector of K reals, "ordered" cutpoints,
-#   "corr" a correlation matrix (Cholesky factor), "scales" a vector of K positive scales.
-ArgKind = Literal["loc", "scale", "prob", "trials", "positive", "vector", "ordered", "corr", "scales", "real"]
+#   "corr" a correlation matrix (Cholesky factor), "scales" a vector of K positive scales,
+#   "simplex" K probabilities summing to 1 (Categorical's p, or `softmax(s1, ..., sK)`).
+ArgKind = Literal[
+    "loc", "scale", "prob", "trials", "positive", "vector", "ordered", "corr", "scales", "real", "simplex"
+]
 
 # What values a distribution puts mass on (for outcomes and for parameter constraints).
-Support = Literal["real", "positive", "unit", "binary", "count", "trials", "ordinal", "vector", "corr"]
+# "nonnegative": zero or above (hurdle models of amounts); "categorical": categories 1..K or labels.
+Support = Literal[
+    "real", "positive", "nonnegative", "unit", "binary", "count", "trials", "ordinal", "categorical",
+    "vector", "corr", "simplex",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,12 @@ class Family:
     rng: str | None = None  # Stan rng name, when it differs from stan + "_rng"
     outcome: bool = True  # may be used as a likelihood
     prior: bool = True  # may be used as a prior on a parameter
+    # Families Stan lacks are Stan functions of their own (`zero_inflated_poisson_lpmf`, `_rng`),
+    # written once per program in its functions block (lower/family_functions.py).
+    functions: bool = False
+    # Stan has *_lcdf/*_lccdf with the same arguments: the family may be censored or truncated.
+    cdf: bool = False
+    mean_index: int | None = None  # the argument carrying the linear predictor, when not by kind
 
     @property
     def arity(self) -> int:
@@ -44,6 +57,8 @@ class Family:
     @property
     def mean_arg(self) -> int:
         """Index of the argument that carries the linear predictor."""
+        if self.mean_index is not None:  # ZIPoisson(zi, lambda): lambda, not the probability zi
+            return self.mean_index
         # By kind, not position: StudentT's first argument is nu, its mean is mu.
         kinds = [kind for _, kind in self.args]
         for wanted in ("loc", "prob", "positive"):
@@ -54,6 +69,72 @@ class Family:
 
 def _f(name, stan, args, support, **kw) -> Family:
     return Family(name, stan, tuple(args), support, **kw)
+
+
+def _count(name, stan, args, support="count", **kw) -> Family:
+    """An outcome-only family of counts or categories, as a Stan function of its own."""
+    return _f(name, stan, args, support, discrete=True, prior=False, functions=True, **kw)
+
+
+# Language II (LANGUAGE.md): zero-inflated and hurdle families, the mean-precision beta and
+# beta-binomial, categorical outcomes; Weibull waiting times (Stan's own).
+LANGUAGE_II_FAMILIES = [
+    _count("ZIPoisson", "zero_inflated_poisson", [("zi", "prob"), ("lambda", "positive")], mean_index=1),
+    _count(
+        "ZINegBinomial",
+        "zero_inflated_neg_binomial",
+        [("zi", "prob"), ("mu", "positive"), ("phi", "positive")],
+        mean_index=1,
+    ),
+    _count(
+        "ZIBinomial",
+        "zero_inflated_binomial",
+        [("zi", "prob"), ("n", "trials"), ("p", "prob")],
+        "trials",
+        mean_index=2,
+    ),
+    _count("HurdlePoisson", "hurdle_poisson", [("hu", "prob"), ("lambda", "positive")], mean_index=1),
+    _count(
+        "HurdleNegBinomial",
+        "hurdle_neg_binomial",
+        [("hu", "prob"), ("mu", "positive"), ("phi", "positive")],
+        mean_index=1,
+    ),
+    _f(
+        "HurdleLogNormal",
+        "hurdle_lognormal",
+        [("hu", "prob"), ("mu", "loc"), ("sigma", "scale")],
+        "nonnegative",
+        prior=False,
+        functions=True,
+    ),
+    _f(
+        "HurdleGamma",
+        "hurdle_gamma",
+        [("hu", "prob"), ("shape", "positive"), ("rate", "positive")],
+        "nonnegative",
+        prior=False,
+        functions=True,
+        mean_index=2,
+    ),
+    _count(
+        "BetaBinomial",
+        "beta_binomial2",
+        [("n", "trials"), ("pbar", "prob"), ("theta", "positive")],
+        "trials",
+    ),
+    _f("Beta2", "beta2", [("pbar", "prob"), ("theta", "positive")], "unit", functions=True),
+    # Categorical(p) with p a simplex is Stan's categorical; with `softmax(s1, ..., sK)` it is
+    # categorical_logit on one linear predictor per category (lower/families_extra.py).
+    _f("Categorical", "categorical", [("p", "simplex")], "categorical", discrete=True, prior=False),
+    _f("Weibull", "weibull", [("shape", "positive"), ("scale", "positive")], "positive", mean_index=1),
+]
+
+# Families whose CDFs Stan has with the same arguments: they may be censored or truncated.
+_WITH_CDF = {
+    "Normal", "StudentT", "Cauchy", "Logistic", "Exponential", "Gamma", "LogNormal", "Beta",
+    "Poisson", "NegBinomial", "Weibull",
+}
 
 
 FAMILIES: dict[str, Family] = {
@@ -150,8 +231,11 @@ FAMILIES: dict[str, Family] = {
             outcome=False,
         ),
         _f("LKJcorr", "lkj_corr_cholesky", [("eta", "positive")], "corr", outcome=False),
+        *LANGUAGE_II_FAMILIES,
     ]
 }
+
+FAMILIES = {name: (replace(f, cdf=True) if name in _WITH_CDF else f) for name, f in FAMILIES.items()}
 
 # Lower-case, brms/Stan and ulam (rethinking) spellings of the same families.
 ALIASES: dict[str, str] = {
@@ -207,6 +291,28 @@ ALIASES: dict[str, str] = {
     "LKJCorr": "LKJcorr",
     "dlkjcorr": "LKJcorr",
     "lkj_corr_cholesky": "LKJcorr",
+    # Language II (ulam: dzipois, dzibinom, dbetabinom, dbeta2, dcategorical; brms's names)
+    "dzipois": "ZIPoisson",
+    "zipoisson": "ZIPoisson",
+    "zero_inflated_poisson": "ZIPoisson",
+    "ZINB": "ZINegBinomial",
+    "zero_inflated_negbinomial": "ZINegBinomial",
+    "zero_inflated_neg_binomial": "ZINegBinomial",
+    "dzibinom": "ZIBinomial",
+    "zero_inflated_binomial": "ZIBinomial",
+    "hurdle_poisson": "HurdlePoisson",
+    "hurdle_negbinomial": "HurdleNegBinomial",
+    "hurdle_neg_binomial": "HurdleNegBinomial",
+    "hurdle_lognormal": "HurdleLogNormal",
+    "hurdle_gamma": "HurdleGamma",
+    "dbetabinom": "BetaBinomial",
+    "beta_binomial": "BetaBinomial",
+    "betabinomial": "BetaBinomial",
+    "dbeta2": "Beta2",
+    "dcategorical": "Categorical",
+    "categorical": "Categorical",
+    "weibull": "Weibull",
+    "dweibull": "Weibull",
 }
 
 

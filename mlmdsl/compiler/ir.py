@@ -33,7 +33,7 @@ class DataVar:
     name: str  # the column's name in the data
     stan: str
     level: str  # ROWS or the grouping (domain) it is given per level of
-    kind: Literal["outcome", "index", "predictor", "trials"]
+    kind: Literal["outcome", "index", "predictor", "trials", "censoring"]
     integer: bool  # declared as an int array
     grouping: str | None = None  # kind "index": the grouping whose levels it codes
     family: Family | None = None  # kind "outcome"
@@ -186,6 +186,15 @@ class Likelihood:
     family: Family
     args: tuple[ast.Expr, ...]
     stmt: ast.Sample
+    # `| censored(c[i])`: the Stan name of the int array (-1/0/1) the binder computes from it.
+    censoring: str | None = None
+    # `T[L, U]`: the bounds as written (numbers), None where omitted.
+    lower: str | None = None
+    upper: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.lower is not None or self.upper is not None
 
 
 @dataclass(frozen=True)

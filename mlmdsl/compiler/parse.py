@@ -196,14 +196,22 @@ class _ToAst:
         return tuple(flat)
 
     def sample(self, meta, children):
-        lhs, rhs, *annotations = children
+        lhs, rhs, censoring, truncation, *annotations = children
         span = _span(meta)
         shared = _shared_prior(lhs, rhs)
-        if shared is not None:
+        if shared is not None and censoring is None and truncation is None:
             # ulam's `c(bA, bI, bC) ~ dnorm(0, 0.5)`: one prior for each name, each statement
             # spanning the whole line (so messages and comments quote it as written).
             return tuple(ast.Sample(name, rhs, tuple(annotations), span) for name in shared)
-        return ast.Sample(lhs, rhs, tuple(annotations), span)
+        return ast.Sample(lhs, rhs, tuple(annotations), span, censoring, truncation)
+
+    def censoring(self, meta, children):
+        word, args = children
+        return ast.Censoring(str(word), tuple(args or ()), _span(meta), _tok_span(word))
+
+    def truncation(self, meta, children):
+        lower, upper = children
+        return ast.Truncation(lower, upper, _span(meta))
 
     def assign(self, meta, children):
         lhs, rhs, *annotations = children
@@ -278,6 +286,8 @@ def _too_deep(stmts: tuple[ast.Statement, ...]) -> Diagnostic | None:
         if isinstance(st, ast.Directive):
             continue
         stack: list[tuple[ast.Expr, int]] = [(st.lhs, 1), (st.rhs, 1)]
+        if isinstance(st, ast.Sample):
+            stack += [(e, 1) for e in ast.sample_extras(st)]
         while stack:
             e, depth = stack.pop()
             if isinstance(e, ast.Num) and not math.isfinite(e.value):
@@ -318,6 +328,7 @@ _TOKEN_WORDS = {
     "SLASH": "'/'",
     "CIRCUMFLEX": "'^'",
     "AT": "'@'",
+    "VBAR": "'|'",
 }
 
 

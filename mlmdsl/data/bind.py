@@ -153,6 +153,9 @@ class _Binder:
             categories = self.categories[o.outcome]
             stan_data[o.stan_k] = len(categories)
             labels[o.dim] = [f"{a}|{b}" for a, b in zip(categories[:-1], categories[1:], strict=True)]
+        for lk in self.m.likelihoods:  # unordered categories: their labels, codes 1..K
+            if lk.family.support == "categorical" and lk.outcome in self.categories:
+                labels[f"{lk.outcome}_category"] = list(self.categories[lk.outcome])
         info = {
             "N": len(self.df),
             "source": self.source,
@@ -358,6 +361,8 @@ class _Binder:
             return values
         if dv.name in self.absent:
             return None
+        if dv.kind == "censoring":
+            return support.censoring(self, dv)
         if dv.kind == "outcome":
             return support.outcome(self, dv)
         if dv.kind == "trials":

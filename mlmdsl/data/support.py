@@ -15,7 +15,7 @@ from pandas.api import types as ptypes
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, warning
 from mlmdsl.compiler.families import Family
-from mlmdsl.compiler.ir import DataVar
+from mlmdsl.compiler.ir import DataVar, Likelihood
 from mlmdsl.data.messages import MAX_ROWS_SHOWN, rows_text, show
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ _NEEDS: dict[str, str] = {
     "count": "counts (0, 1, 2, ...)",
     "trials": "counts of successes (0, 1, 2, ..., up to the number of trials)",
     "ordinal": "categories coded 1, 2, ..., K",
+    "nonnegative": "values of 0 or above",
+    "categorical": "categories coded 1, 2, ..., K (or their labels)",
 }
 
 
@@ -42,6 +44,7 @@ _SUPPORT_HINTS: dict[str, str] = {
     "unit": "move values at 0 or 1 inside the interval, e.g. (y * (N - 1) + 0.5) / N",
     "binary": "recode the outcome as 0 and 1",
     "ordinal": "categories start at 1; add 1 if they are coded from 0",
+    "categorical": "categories start at 1; add 1 if they are coded from 0, or use the labels as text",
 }
 
 
@@ -50,7 +53,110 @@ def outcome(b: _Binder, dv: DataVar) -> np.ndarray | None:
     assert family is not None
     if family.support == "ordinal":
         return ordinal(b, dv, family)
-    return outcome_values(b, dv, family)
+    if family.support == "categorical":
+        return categorical(b, dv, family)
+    values = outcome_values(b, dv, family)
+    if values is not None and not within_truncation(b, dv, values):
+        return None
+    return values
+
+
+def _likelihood(b: _Binder, dv: DataVar) -> Likelihood | None:
+    return next((lk for lk in b.m.likelihoods if lk.outcome == dv.name), None)
+
+
+def categories_in_text(lk: Likelihood) -> int | None:
+    """K of `Categorical(softmax(s1, ..., sK))` or `Categorical([p1, ..., pK])`."""
+    arg = lk.args[0]
+    if isinstance(arg, ast.Call) and arg.func == "softmax":
+        return len(arg.args)
+    if isinstance(arg, ast.VectorLit):
+        return len(arg.items)
+    return None
+
+
+def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
+    """Unordered categories: whole numbers 1..K, or labels (text, a pandas Categorical) coded
+    1..K in their sorted (or the Categorical's) order; K is fixed by the model's text."""
+    lk = _likelihood(b, dv)
+    k = categories_in_text(lk) if lk is not None else None
+    series = b.df[dv.name]
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = list(series.cat.categories)
+        codes = series.cat.codes.to_numpy().astype(np.int64) + 1
+    elif ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
+        codes = outcome_values(b, dv, family, _SUPPORT_HINTS["categorical"])
+        if codes is None:
+            return None
+        categories = list(range(1, (k or int(codes.max())) + 1))
+    else:
+        categories = sorted({str(v) for v in series.tolist()})
+        lookup = {c: n for n, c in enumerate(categories, start=1)}
+        codes = np.array([lookup[str(v)] for v in series.tolist()], dtype=np.int64)
+    if k is not None and (len(categories) > k or int(codes.max()) > k):
+        bad = codes > k
+        if bad.any():
+            first = int(codes[np.flatnonzero(bad)[0]])
+            value = categories[first - 1] if first <= len(categories) else first
+            shown = f"the value {value} ({rows_text(b.rows[bad])})"
+        else:  # a Categorical dtype with more categories than the model has scores
+            shown = f"{len(categories)} categories ({', '.join(map(str, categories[:8]))})"
+        b.diags.append(
+            error(
+                "E402",
+                f"`{dv.name}` has {shown}, but the model's Categorical has {k}",
+                dv.span,
+                "give one score (or probability) per category",
+            )
+        )
+        return None
+    b.categories[dv.name] = categories
+    return codes
+
+
+def censoring(b: _Binder, dv: DataVar) -> np.ndarray | None:
+    """The -1/0/1 censoring indicator, computed from the expression written in `censored(...)`."""
+    assert dv.derived is not None
+    values = b.evaluate_rows(dv.derived, b.m.row_letter)
+    if values is None:
+        return None
+    bad = ~np.isin(values, (-1.0, 0.0, 1.0))
+    if bad.any():
+        distinct = list(dict.fromkeys(show(v) for v in values[bad]))
+        b.diags.append(
+            error(
+                "E409",
+                f"the censoring `{ast.to_text(dv.derived)}` of `{dv.name}` is "
+                f"{', '.join(distinct[:MAX_ROWS_SHOWN])} ({rows_text(b.rows[bad])}), but must be "
+                "-1 (left-censored), 0 (observed) or 1 (right-censored)",
+                dv.span,
+                "for a 0/1 column `event` that marks observed rows, write `censored(1 - event[i])`",
+            )
+        )
+        return None
+    return values.astype(np.int64)
+
+
+def within_truncation(b: _Binder, dv: DataVar, values: np.ndarray) -> bool:
+    lk = _likelihood(b, dv)
+    if lk is None or not lk.truncated:
+        return True
+    lower = float(lk.lower) if lk.lower is not None else -np.inf
+    upper = float(lk.upper) if lk.upper is not None else np.inf
+    outside = (values < lower) | (values > upper)
+    if not outside.any():
+        return True
+    distinct = list(dict.fromkeys(show(v) for v in values[outside]))
+    b.diags.append(
+        error(
+            "E410",
+            f"`{dv.name}` has {', '.join(distinct[:MAX_ROWS_SHOWN])} ({rows_text(b.rows[outside])}) "
+            f"outside its truncation T[{lk.lower or ''}, {lk.upper or ''}]",
+            dv.span,
+            "a truncated outcome lies within its bounds: widen them, or drop those rows",
+        )
+    )
+    return False
 
 
 def ordinal(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
@@ -160,10 +266,12 @@ def out_of_support(b: _Binder, dv: DataVar,
 
 
 def within_trials(b: _Binder, dv: DataVar, successes: np.ndarray) -> bool:
-    likelihood = next((lk for lk in b.m.likelihoods if lk.outcome == dv.name), None)
+    likelihood = _likelihood(b, dv)
     if likelihood is None or not likelihood.args:
         return True
-    n_expr = likelihood.args[0]
+    # The argument of kind "trials": n in Binomial(n, p), ZIBinomial(zi, n, p), BetaBinomial(n, ...)
+    kinds = [kind for _, kind in likelihood.family.args]
+    n_expr = likelihood.args[kinds.index("trials") if "trials" in kinds else 0]
     trials = b.evaluate_rows(
         n_expr, b.m.statement_letters.get(id(likelihood.stmt), b.m.row_letter)
     )
@@ -182,7 +290,7 @@ def within_trials(b: _Binder, dv: DataVar, successes: np.ndarray) -> bool:
             f"`{dv.name}` exceeds the number of trials `{ast.to_text(n_expr)}` in "
             f"{rows_text(b.rows[over])} ({example})",
             dv.span,
-            "Binomial(n, p) counts successes out of n trials: 0 <= outcome <= n",
+            f"{likelihood.family.name} counts successes out of n trials: 0 <= outcome <= n",
         )
     )
     return False
@@ -222,13 +330,15 @@ def _outside_support(values: np.ndarray, family: Family) -> np.ndarray:
     match family.support:
         case "positive":
             return ~(finite & (values > 0))
+        case "nonnegative":
+            return ~(finite & (values >= 0))
         case "unit":
             return ~(finite & (values > 0) & (values < 1))
         case "binary":
             return ~np.isin(values, (0.0, 1.0))
         case "count" | "trials":
             return ~finite | (values < 0)
-        case "ordinal":
+        case "ordinal" | "categorical":
             return ~finite | (values < 1)
     return ~finite
 

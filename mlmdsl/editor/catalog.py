@@ -29,6 +29,18 @@ MEANINGS: dict[str, str] = {
     "OrderedLogistic": "an ordered rating 1..K: linear predictor `eta`, K-1 increasing `cutpoints`",
     "MVNormal": "correlated effects: means `mu`, correlation matrix `Rho`, scales `tau`",
     "LKJcorr": "a prior on a correlation matrix; `eta` > 1 favours weaker correlations",
+    # Language II (docs/families.md)
+    "ZIPoisson": "zero-inflated counts: a structural zero with probability `zi`, else Poisson(lambda)",
+    "ZINegBinomial": "zero-inflated overdispersed counts: zero with probability `zi`, else NegBinomial(mu, phi)",
+    "ZIBinomial": "zero-inflated successes: zero with probability `zi`, else Binomial(n, p)",
+    "HurdlePoisson": "zero with probability `hu`, else a zero-truncated Poisson(lambda)",
+    "HurdleNegBinomial": "zero with probability `hu`, else a zero-truncated NegBinomial(mu, phi)",
+    "HurdleLogNormal": "amounts that are exactly zero with probability `hu`, else LogNormal(mu, sigma)",
+    "HurdleGamma": "amounts that are exactly zero with probability `hu`, else Gamma(shape, rate)",
+    "BetaBinomial": "overdispersed successes out of `n`: mean probability `pbar`, precision `theta`",
+    "Beta2": "proportions with mean `pbar` and precision `theta` (rethinking's dbeta2)",
+    "Categorical": "one of K unordered categories: a simplex `p`, or `softmax(s1, ..., sK)` of scores",
+    "Weibull": "positive waiting times with `shape` and `scale`",
 }
 
 ARG_KINDS: dict[str, str] = {
@@ -40,6 +52,7 @@ ARG_KINDS: dict[str, str] = {
     "vector": "a vector of means",
     "ordered": "increasing cutpoints",
     "corr": "a correlation matrix",
+    "simplex": "probabilities summing to 1, or softmax(s1, ..., sK)",
     "scales": "a vector of scales, each > 0",
     "real": "a number",
 }
@@ -114,6 +127,12 @@ def describe_family(name: str) -> str | None:
 
 def describe_function(name: str) -> str | None:
     fn = FUNCTIONS.get(name)
+    if name == "softmax":  # only inside Categorical(...): one score per category
+        return (
+            "```mlm\nsoftmax(s1, s2, ..., sK)\n```\n\nThe category probabilities of a Categorical "
+            "outcome from one score (linear predictor) per category; the first is usually 0, the "
+            "reference category.\n\nStan: `categorical_logit`."
+        )
     if fn is None:
         return None
     args = "x" if fn.arity == 1 else "x, y"

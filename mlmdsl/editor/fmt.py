@@ -35,7 +35,7 @@ _TOKEN = re.compile(
     |(?P<cont>\\[ \t\r]*$)
     |(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
     |(?P<name>[^\W\d][\w.\u0300-\u036f]*)
-    |(?P<op>[~=+\-*/^,()\[\]@;])
+    |(?P<op>[~=+\-*/^,()\[\]@;|])
     """,
     re.VERBOSE,
 )
@@ -86,6 +86,8 @@ def _separator(prev: Token | None, cur: Token, prev_is_sign: bool) -> str:
     if cur.kind == "cont":
         return " "
     p, c = prev.text, cur.text
+    if p == "," and c == "]":  # an omitted upper bound: `T[0, ]`, as LANGUAGE.md spells it
+        return " "
     if c in {",", ";", ")", "]"} or p in {"(", "[", "@"}:
         return ""
     if p in {",", ";"}:
@@ -108,6 +110,8 @@ def _statement_shape(program: ast.Program) -> list[tuple]:
             shape.append(
                 (type(st).__name__, ast.to_text(st.lhs), ast.to_text(st.rhs), tuple(a.name for a in st.annotations))
             )
+            if isinstance(st, ast.Sample):  # `| censored(c[i])` and `T[L, U]` count too
+                shape.append(tuple(ast.to_text(e) for e in ast.sample_extras(st)))
     return shape
 
 

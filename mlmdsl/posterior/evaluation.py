@@ -22,6 +22,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
+from mlmdsl.posterior import families_extra as extra
 from mlmdsl.posterior.errors import PredictionError
 from mlmdsl.posterior.group_levels import GroupLevels
 from mlmdsl.posterior.imputed import merged_column
@@ -89,11 +90,34 @@ class Predictor(GroupLevels):
         letter = self.letter(lk.stmt)
         if kind == "linpred":
             return self.rows_shape(self.linpred(lk, letter))
+        if lk.family.name == "Categorical":
+            return self.categorical(lk, kind, letter)
         args = self.family_args(lk.family, lk.args, letter)
+        fam = lk.family
+        shape = self.rows_shape(args[mean_slot(fam)]).shape
+        low = float(lk.lower) if lk.lower is not None else None
+        high = float(lk.upper) if lk.upper is not None else None
         if kind == "epred":
-            return family_mean(lk.family, args)
+            if lk.truncated:  # the mean of the truncated outcome; a censored one: uncensored
+                return extra.truncated_mean(fam.name, fam.discrete, args, low, high)
+            return family_mean(fam, args)
         rng = self.rng(1, lk.stmt.span.line)
-        return family_draw(lk.family, args, rng, self.rows_shape(args[mean_slot(lk.family)]).shape)
+        if lk.truncated:
+            return extra.truncated_draw(fam.name, fam.discrete, args, low, high, rng, shape)
+        return family_draw(fam, args, rng, shape)
+
+    def categorical(self, lk: Likelihood, kind: str, letter: str) -> np.ndarray:
+        """Per-category probabilities (epred, as for ordered outcomes) or drawn categories."""
+        arg = lk.args[0]
+        shape = (self.s, self.n)
+        if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
+            probs = extra.categorical_probabilities([self.eval(a, letter, ROWS) for a in arg.args], None, shape)
+        else:
+            values = [a.value for a in arg.items]  # type: ignore[attr-defined]
+            probs = extra.categorical_probabilities(None, values, shape)
+        if kind == "epred":
+            return probs
+        return extra.categorical_draw(probs, self.rng(1, lk.stmt.span.line))
 
     def linpred(self, lk: Likelihood, letter: str) -> Any:
         """The linear predictor: the first row-level quantity the likelihood's arguments use

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from mlmdsl.compiler.families import Family
+from mlmdsl.posterior import families_extra as extra
 from mlmdsl.posterior.errors import PredictionError
 
 __all__ = ["INVERSE_LINKS", "family_draw", "family_location", "family_mean", "mean_slot", "ordered_probabilities"]
@@ -26,6 +27,8 @@ INVERSE_LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def mean_slot(family: Family) -> int:
     """The argument carrying the linear predictor: a location, else a probability or rate."""
+    if family.mean_index is not None:  # ZIPoisson(zi, lambda): lambda, not the probability zi
+        return family.mean_index
     kinds = [kind for _, kind in family.args]
     for wanted in ("loc", "prob", "positive"):
         if wanted in kinds:
@@ -68,6 +71,7 @@ _MEANS: dict[str, Callable[..., Any]] = {
     "Binomial": lambda n, p: n * p,
     "Poisson": lambda rate: rate,
     "NegBinomial": lambda mu, phi: mu,
+    **extra.MEANS,  # Language II families (families_extra.py)
 }
 
 
@@ -115,4 +119,5 @@ _DRAWS: dict[str, Callable[..., Any]] = {
     "Poisson": lambda r, s, rate: r.poisson(rate, s),
     # Stan's neg_binomial_2(mu, phi) is a Poisson whose rate is Gamma(phi, phi / mu).
     "NegBinomial": lambda r, s, mu, phi: r.poisson(r.gamma(phi, mu / phi, s)),
+    **extra.DRAWS,  # Language II families (families_extra.py)
 }

@@ -90,10 +90,22 @@ def predict(
     table = _newdata_table(fit, newdata)
     values = predict_draws(fit, table, kind=kind, groups=groups, outcome=outcome, seed=seed, ndraws=ndraws)
     if output == "arviz":
-        return _to_inference_data(fit, table, values, kind, ndraws)
+        return _to_inference_data(fit, table, values, kind, ndraws, _category_labels(fit, values))
     if summary:
-        return _summary_frame(table, values, probs)
-    return _long_frame(table, values)
+        return _summary_frame(table, values, probs, _category_labels(fit, values))
+    return _long_frame(table, values, _category_labels(fit, values))
+
+
+def _category_labels(fit: Fit, values: dict[str, np.ndarray]) -> dict[str, list]:
+    """Per-category predictions' labels: an unordered outcome's own (`career_category`, from the
+    data), else 1..K."""
+    out = {}
+    for name, draws in values.items():
+        if draws.ndim == 3:
+            labels = fit.schema.coords.get(f"{name}_category")
+            k = draws.shape[2]
+            out[name] = list(labels) if labels is not None and len(labels) == k else list(range(1, k + 1))
+    return out
 
 
 def predict_draws(
@@ -296,7 +308,12 @@ def _extra_dims(values: dict[str, np.ndarray]) -> tuple[bool, bool]:
     return several, categories
 
 
-def _summary_frame(table: pd.DataFrame, values: dict[str, np.ndarray], probs: tuple[float, float]) -> pd.DataFrame:
+def _summary_frame(
+    table: pd.DataFrame,
+    values: dict[str, np.ndarray],
+    probs: tuple[float, float],
+    labels: dict[str, list] | None = None,
+) -> pd.DataFrame:
     several, categories = _extra_dims(values)
     pieces = []
     for name, draws in values.items():
@@ -307,7 +324,7 @@ def _summary_frame(table: pd.DataFrame, values: dict[str, np.ndarray], probs: tu
             if several:
                 piece[".outcome"] = name
             if categories:
-                piece[".category"] = k + 1 if draws.ndim == 3 else pd.NA
+                piece[".category"] = (labels or {}).get(name, range(1, k + 2))[k] if draws.ndim == 3 else pd.NA
             piece["Estimate"] = x.mean(axis=0)
             piece["Est.Error"] = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.nan
             for p, q in zip(probs, np.quantile(x, probs, axis=0), strict=True):
@@ -320,7 +337,9 @@ def _summary_frame(table: pd.DataFrame, values: dict[str, np.ndarray], probs: tu
     return out
 
 
-def _long_frame(table: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFrame:
+def _long_frame(
+    table: pd.DataFrame, values: dict[str, np.ndarray], labels: dict[str, list] | None = None
+) -> pd.DataFrame:
     several, categories = _extra_dims(values)
     pieces = []
     for name, draws in values.items():
@@ -334,7 +353,8 @@ def _long_frame(table: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFr
         if several:
             piece[".outcome"] = name
         if categories:
-            cats = np.tile(np.repeat(np.arange(1, n_cat + 1), n_draws), n_rows)
+            names = np.asarray((labels or {}).get(name, range(1, n_cat + 1)), dtype=object)
+            cats = np.tile(np.repeat(names, n_draws), n_rows) if draws.ndim == 3 else None
             piece[".category"] = cats if draws.ndim == 3 else pd.NA
         piece[".draw"] = np.tile(np.arange(n_draws), n_rows * n_cat)
         piece["value"] = flat
@@ -343,7 +363,12 @@ def _long_frame(table: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFr
 
 
 def _to_inference_data(
-    fit: Fit, table: pd.DataFrame, values: dict[str, np.ndarray], kind: str, ndraws: int | None
+    fit: Fit,
+    table: pd.DataFrame,
+    values: dict[str, np.ndarray],
+    kind: str,
+    ndraws: int | None,
+    labels: dict[str, list] | None = None,
 ) -> Any:
     import xarray as xr
 
@@ -356,7 +381,7 @@ def _to_inference_data(
         dims = ["chain", "draw", "obs"] + (["category"] if draws.ndim == 3 else [])
         coords: dict[str, Any] = {"obs": obs}
         if draws.ndim == 3:
-            coords["category"] = np.arange(1, draws.shape[2] + 1)
+            coords["category"] = (labels or {}).get(name, list(range(1, draws.shape[2] + 1)))
         data_vars[name] = xr.DataArray(shaped, dims=dims, coords=coords)
     predictions = xr.Dataset(data_vars, attrs={"kind": kind, "model_name": fit.model_name})
     constant = xr.Dataset({c: ("obs", table[c].to_numpy()) for c in table.columns}, coords={"obs": obs})

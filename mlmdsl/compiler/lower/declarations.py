@@ -35,6 +35,9 @@ class Declarations(Expressions):
             if dv.derived is not None:
                 what += f" (computed from {ast.to_text(dv.derived)})"
             return Line(f"array[{n}] int<lower=1, upper={bound}> {dv.stan};", f"{what}; {where}")
+        if dv.kind == "censoring":
+            what = f"censoring of {dv.name}: -1 left, 0 observed, 1 right ({ast.to_text(dv.derived)})"  # type: ignore[arg-type]
+            return Line(f"array[{n}] int<lower=-1, upper=1> {dv.stan};", f"{what}; {where}")
         if dv.kind == "trials":
             return Line(f"array[{n}] int<lower=0> {dv.stan};", f"trials; {where}")
         if dv.kind == "outcome":
@@ -44,8 +47,12 @@ class Declarations(Expressions):
                 bounds = {"binary": "<lower=0, upper=1>"}.get(fam.support, "<lower=0>")
                 if (o := self.m.ordinal(dv.name)) is not None:
                     bounds = f"<lower=1, upper={o.stan_k}>"
+                if fam.support == "categorical":
+                    bounds = "<lower=1>"
                 return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
-            bounds = {"positive": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(fam.support, "")
+            bounds = {"positive": "<lower=0>", "nonnegative": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(
+                fam.support, ""
+            )
             if self.m.modelled_named(dv.name) is not None:
                 return Line(f"vector[{n}] {dv.stan};", f"{dv.name} where observed (0 where missing); {where}")
             return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")

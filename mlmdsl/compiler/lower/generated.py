@@ -6,6 +6,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
+from mlmdsl.compiler.lower import families_extra
 from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier
 from mlmdsl.compiler.lower.statements import Statements
 from mlmdsl.compiler.schema import OutputSchema, OutputVar
@@ -60,12 +61,16 @@ class Generated(Statements):
             y = y_dv.stan
             ll = "log_lik" if single else self.names.fresh(f"log_lik_{y}")
             rep = self.names.fresh(f"{y}_rep")
-            stan_fam, codes = self.likelihood_args(lk, self.plans.get(id(lk.stmt)))
-            codes = self.hoist(lk, codes, y)
-            elem = ", ".join(element(c, loop).text for c in codes)
             kind = "int" if lk.family.discrete else "real"
             self.out.generated_quantities.append(Line(f"vector[N] {ll};", f"pointwise log-likelihood of {lk.outcome}"))
             self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
+            if families_extra.generated(self, lk, y, ll, rep, loop):
+                outs.append(OutputVar(ll, lk.outcome, ("obs",), "log_lik", None, lk.stmt.span.line))
+                outs.append(OutputVar(rep, lk.outcome, ("obs",), "predictive", None, lk.stmt.span.line))
+                continue
+            stan_fam, codes = self.likelihood_args(lk, self.plans.get(id(lk.stmt)))
+            codes = self.hoist(lk, codes, y)
+            elem = ", ".join(element(c, loop).text for c in codes)
             lpdf = "lpmf" if lk.family.discrete else "lpdf"
             ll_call = f"{stan_fam}_{lpdf}({y}[{loop}] | {elem})"
             if lk.family.support == "ordinal":

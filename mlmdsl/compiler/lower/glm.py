@@ -48,6 +48,8 @@ class GlmPlanning(Effects):
         1.37x; neutral on tiny data. The linear predictor must be used by this likelihood only
         (the generated quantities compute it anew)."""
         fam = lk.family
+        if lk.censoring is not None or lk.truncated:  # a row loop over CDFs, no fused form
+            return None
         d = self.row_derived.get(direct_row_name(lk.args[fam.mean_arg]) or "")
         if d is None or self.uses.get(d.name, 0) != 1:
             return None
@@ -124,7 +126,7 @@ class GlmPlanning(Effects):
         shortcut_uses: dict[str, int] = {}
         for lk in self.m.likelihoods:
             fam = lk.family
-            if not fam.link_shortcut:
+            if not fam.link_shortcut or lk.censoring is not None or lk.truncated:
                 continue
             arg = lk.args[fam.mean_arg]
             name = direct_row_name(arg)

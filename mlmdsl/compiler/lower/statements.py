@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
+from mlmdsl.compiler.lower import families_extra
 from mlmdsl.compiler.lower.glm import GlmPlanning
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
 
@@ -34,6 +35,7 @@ class Statements(GlmPlanning):
         return fam.stan, codes
 
     def lower_model(self) -> None:
+        families_extra.functions(self)  # type: ignore[arg-type]
         plans = self.plan_shortcuts()
         glms = {id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None}
         needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
@@ -51,6 +53,10 @@ class Statements(GlmPlanning):
                 assert d is not None
                 comment = f"{stmt_comment(self.m, lk.stmt)}; {stmt_comment(self.m, d.stmt)}"
                 statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
+                continue
+            extra = families_extra.model_lines(self, lk, y)  # type: ignore[arg-type]
+            if extra is not None:
+                statements.append((lk.stmt.span.line, extra))
                 continue
             stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
             if lk.family.support == "ordinal":

@@ -57,11 +57,7 @@ class _Builder:
         params = self.build_params(stan_names)
         self.modelled = self.build_modelled(stan_names)
         data = self.build_data(stan_names, derived)
-        likelihoods = tuple(
-            Likelihood(st.targets[0], st.family, st.args, st.node)  # type: ignore[arg-type]
-            for st in self.ctx.stmts
-            if st.kind == "likelihood"
-        )
+        likelihoods = tuple(self.likelihood(st, data) for st in self.ctx.stmts if st.kind == "likelihood")
         letter_domains = {id(st.node): self.ctx.letter_domain(st) for st in self.ctx.stmts if st.letter}
         letters = {id(st.node): st.letter for st in self.ctx.stmts if st.letter}
         return CheckedModel(
@@ -80,6 +76,17 @@ class _Builder:
             self.modelled,
             tuple(self.gps.values()),
         )
+
+    def likelihood(self, st: Stmt, data: tuple[DataVar, ...]) -> Likelihood:
+        node = st.node
+        assert isinstance(node, ast.Sample) and st.family is not None
+        censoring = next(
+            (dv.stan for dv in data if dv.kind == "censoring" and dv.name == st.targets[0]), None
+        )
+        t = node.truncation
+        lower = t.lower.text if t is not None and isinstance(t.lower, ast.Num) else None
+        upper = t.upper.text if t is not None and isinstance(t.upper, ast.Num) else None
+        return Likelihood(st.targets[0], st.family, st.args, node, censoring, lower, upper)
 
     def build_gps(self, stan: dict[str, str]) -> dict[str, GaussianProcess]:
         out: dict[str, GaussianProcess] = {}
@@ -334,6 +341,20 @@ class _Builder:
                 # A modelled column's data are its observed values; its own name is the merged vector.
                 stan_y = next((c.values for c in self.modelled if c.name == name and not c.discrete), stan[name])
                 out.append(DataVar(name, stan_y, ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
+                c = st.node.censoring if isinstance(st.node, ast.Sample) else None
+                if c is not None:
+                    # The -1/0/1 indicator, computed by the binder from the expression written.
+                    out.append(
+                        DataVar(
+                            name,
+                            self.ctx.names.fresh(f"cens_{stan[name]}"),
+                            ROWS,
+                            "censoring",
+                            True,
+                            span=c.args[0].span,
+                            derived=c.args[0],
+                        )
+                    )
                 continue
             if sym.role == "derived":
                 d = derived_by_name.get(name)
@@ -344,7 +365,7 @@ class _Builder:
             if sym.role != "data":
                 continue
             trials = any(u.slot == "trials" for u in sym.uses)
-            binder_only = all(self.binder_computed(u.stmt) for u in sym.uses)
+            binder_only = all(self.binder_computed(u.stmt) or u.slot == "censor" for u in sym.uses)
             for level, span in sym.data_levels.items():
                 if binder_only:
                     out.append(replace(self.data_var(name, stan[name], level, "predictor", span), in_stan=False))

@@ -234,9 +234,35 @@ def assign_roles(ctx: Context) -> None:
     for st in ctx.stmts:
         for expr in st.exprs:
             collect_uses(ctx, expr, st, top=True)
+        if isinstance(st.node, ast.Sample) and st.kind == "likelihood":
+            censor_uses(ctx, st)
     for sym in ctx.syms.values():
         if sym.role == "data" and any(u.slot == "matrix" for u in sym.uses):
             sym.role = "matrix"  # supplied beside the table (data/matrices.py)
+
+
+def censor_uses(ctx: Context, st: Stmt) -> None:
+    """Names in `| censored(c[i])` and `T[L, U]` are used by the likelihood; the censoring's
+    columns are marked (slot "censor") because the binder computes the indicator from them."""
+    node = st.node
+    assert isinstance(node, ast.Sample)
+    for expr in ast.sample_extras(node):
+        collect_uses(ctx, expr, st)
+    if node.censoring is None:
+        return
+    outer = node.censoring.span
+    for expr in node.censoring.args:
+        for name in ast.names_in(expr):
+            for u in ctx.syms[name].uses if name in ctx.syms else ():
+                if u.stmt is st and _within(u.span, outer):
+                    u.slot = "censor"
+
+
+def _within(span: ast.Span, outer: ast.Span) -> bool:
+    return (span.line, span.column) >= (outer.line, outer.column) and (span.end_line, span.end_column) <= (
+        outer.end_line,
+        outer.end_column,
+    )
 
 
 def duplicate(ctx: Context, name: str, span: ast.Span, prev: Stmt, st: Stmt) -> None:
@@ -269,6 +295,9 @@ def collect_uses(ctx: Context, expr: ast.Expr, st: Stmt, top: bool = False, slot
             collect_index(ctx, indices[0], st)
         case ast.Index():
             ctx.err("E315", f"cannot index `{ast.to_text(expr.base)}`", expr.span)
+        case ast.Call(func="softmax", args=args) if top and st.family is not None and st.family.name == "Categorical":
+            for a in args:  # Categorical(softmax(0, s2[i], s3[i])): one linear predictor each
+                collect_uses(ctx, a, st)
         case ast.Call(func=func, args=args) if func in gp.KERNELS and top and st.kind == "kernel":
             for a, slot in zip(args, ("matrix", "positive", "positive", "positive"), strict=False):
                 collect_uses(ctx, a, st, slot=slot)

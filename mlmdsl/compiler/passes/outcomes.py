@@ -1,0 +1,155 @@
+"""Pass 5b, outcomes: what the Language II outcome forms accept (LANGUAGE.md, "More outcome
+families", "Censoring and truncation").
+
+Censoring `| censored(c[i])` needs a family with Stan CDFs and a data indicator; truncation
+`T[L, U]` needs one too, with number bounds in order; Categorical's argument is a simplex of
+numbers or `softmax(s1, ..., sK)`. Every misuse is a located error (E209 censoring, E210
+truncation, E204/E320 Categorical).
+"""
+
+from __future__ import annotations
+
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.passes.symbols import Context, Stmt
+
+# Families where a censored or truncated outcome has no meaning (one or two outcome values, or
+# categories without order), as opposed to families Stan has no CDF for.
+_NO_SENSE = {"Bernoulli", "Categorical", "OrderedLogistic", "Binomial", "ZIBinomial", "BetaBinomial"}
+_SIMPLEX_TOLERANCE = 1e-6
+
+
+def run(ctx: Context) -> None:
+    for st in ctx.stmts:
+        node = st.node
+        if st.family is None:
+            continue  # an unknown distribution or a bad call: reported by roles
+        if isinstance(node, ast.Sample) and (node.censoring is not None or node.truncation is not None):
+            if st.kind != "likelihood":
+                span = (node.censoring or node.truncation).span  # type: ignore[union-attr]
+                code = "E209" if node.censoring is not None else "E210"
+                what = "censoring" if node.censoring is not None else "truncation"
+                ctx.err(code, f"{what} applies to an observed outcome `y[i] ~ ...`, not to a prior", span)
+                continue
+            if node.censoring is not None:
+                censoring(ctx, st, node.censoring)
+            if node.truncation is not None:
+                truncation(ctx, st, node, node.truncation)
+        if st.kind == "likelihood" and st.family is not None and st.family.name == "Categorical":
+            categorical(ctx, st)
+
+
+def _cdf_problem(st: Stmt, what: str) -> str | None:
+    fam = st.family
+    if fam is None or fam.cdf:
+        return None
+    if fam.name in _NO_SENSE:
+        return f"a {what} {fam.name} outcome makes no sense: {fam.name} has no values beyond a bound"
+    return f"{fam.name} has no CDF in Stan, so it cannot be {what}"
+
+
+def censoring(ctx: Context, st: Stmt, c: ast.Censoring) -> None:
+    if c.word != "censored":
+        ctx.err("E209", f"unknown `| {c.word}(...)` after a distribution", c.word_span, "write `| censored(c[i])`")
+        return
+    if len(c.args) != 1:
+        ctx.err(
+            "E209",
+            f"censored takes one argument (the censoring column), got {len(c.args)}",
+            c.span,
+            "write `| censored(c[i])` with c = -1 (left), 0 (observed), 1 (right-censored)",
+        )
+        return
+    problem = _cdf_problem(st, "censored")
+    if problem is not None:
+        ctx.err("E209", problem, c.span, "censoring needs a family with a CDF, e.g. Exponential, Weibull, Poisson")
+        return
+    arg = c.args[0]
+    if not ctx.is_data_expr(arg):
+        ctx.err(
+            "E209",
+            f"the censoring indicator `{ast.to_text(arg)}` must be data, not computed from parameters",
+            arg.span,
+        )
+        return
+    if not any(isinstance(n, ast.Index) for n in ast.walk(arg)):
+        ctx.err(
+            "E209",
+            f"the censoring indicator `{ast.to_text(arg)}` must be a column, one value per row",
+            arg.span,
+            f"write e.g. `| censored(c[{ctx.row_letter}])`",
+        )
+
+
+def truncation(ctx: Context, st: Stmt, node: ast.Sample, t: ast.Truncation) -> None:
+    if node.censoring is not None:
+        ctx.err("E210", "an outcome can be censored or truncated, not both (yet)", t.span)
+        return
+    problem = _cdf_problem(st, "truncated")
+    if problem is not None:
+        ctx.err("E210", problem, t.span, "truncation needs a family with a CDF, e.g. Normal, LogNormal, Poisson")
+        return
+    if t.lower is None and t.upper is None:
+        ctx.err("E210", "`T[, ]` gives no bound", t.span, "write `T[L, ]`, `T[, U]` or `T[L, U]`")
+        return
+    fam = st.family
+    assert fam is not None
+    values = []
+    for bound in (t.lower, t.upper):
+        if bound is None:
+            values.append(None)
+            continue
+        if not isinstance(bound, ast.Num):
+            ctx.err("E210", f"a truncation bound must be a number, found `{ast.to_text(bound)}`", bound.span)
+            return
+        if fam.discrete and not bound.is_int:
+            what = f"{fam.name} counts are whole numbers, so its bound must be one, got {bound.text}"
+            ctx.err("E210", what, bound.span)
+            return
+        values.append(bound.value)
+    lower, upper = values
+    if lower is not None and upper is not None and lower >= upper:
+        ctx.err(
+            "E210",
+            f"the truncation bounds are reversed or equal: T[{t.lower.text}, {t.upper.text}]",  # type: ignore[union-attr]
+            t.span,
+            "write the lower bound first: T[L, U] with L < U",
+        )
+
+
+def categorical(ctx: Context, st: Stmt) -> None:
+    """`Categorical(p)`: p a simplex of numbers ([0.2, 0.3, 0.5]), or `softmax(s1, ..., sK)`."""
+    arg = st.args[0]
+    if isinstance(arg, ast.Call) and arg.func == "softmax":
+        if len(arg.args) < 2:
+            ctx.err(
+                "E204",
+                f"softmax needs one score per category (two or more), got {len(arg.args)}",
+                arg.span,
+                "the first is usually 0, the reference category: `softmax(0, s2[i], s3[i])`",
+            )
+        return
+    if isinstance(arg, ast.VectorLit):
+        nums = [a for a in arg.items if isinstance(a, ast.Num)]
+        if len(nums) != len(arg.items):
+            ctx.err(
+                "E320",
+                "the p of Categorical lists numbers; scores from parameters go through softmax",
+                arg.span,
+                "write `Categorical(softmax(0, s2, s3))`",
+            )
+            return
+        total = sum(n.value for n in nums)
+        if len(nums) < 2 or any(n.value < 0 for n in nums) or abs(total - 1) > _SIMPLEX_TOLERANCE:
+            ctx.err(
+                "E204",
+                f"the p of Categorical must be a simplex (two or more probabilities >= 0 that sum to 1); "
+                f"these sum to {total:g}",
+                arg.span,
+            )
+        return
+    ctx.err(
+        "E320",
+        f"the p of Categorical must be a simplex such as `[0.2, 0.3, 0.5]` or "
+        f"`softmax(0, s2[{ctx.row_letter}], s3[{ctx.row_letter}])`, found `{ast.to_text(arg)}`",
+        arg.span,
+    )
