@@ -79,18 +79,26 @@ class Model:
             parameterization=parameterization,
         )
 
-    def for_data(self, data: pd.DataFrame | str | Path | BoundData, parameterization: str | None = None) -> Model:
+    def for_data(
+        self,
+        data: pd.DataFrame | str | Path | BoundData,
+        parameterization: str | None = None,
+        *,
+        cells: bool = False,
+    ) -> Model:
         """This model with its parameterization decided for `data`: with "auto", each varying
         effect is centred or non-centred by the expected shrinkage of its levels (see
         mlmdsl.data.parameterize), and the N600 notes of the result say which and why. "centered" and
-        "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form."""
+        "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form.
+        `cells=True` writes the likelihood over cells of identical rows (mlmdsl.data.cells);
+        the Stan data must then include the cells' arrays."""
         chosen = parameterization or self._parameterization
         _check_parameterization(chosen)
         compiled = self._compiled
         if chosen != "auto":
-            if chosen == self._parameterization:
+            if chosen == self._parameterization and not cells:
                 return self
-            return Model(self._recompile(default_centered=chosen == "centered"), chosen)
+            return Model(self._recompile(default_centered=chosen == "centered", cells=cells), chosen)
         from mlmdsl.data import BoundData
         from mlmdsl.data.parameterize import choose
 
@@ -99,6 +107,7 @@ class Model:
         recompiled = self._recompile(
             centered={n: c.centered for n, c in choices.items()},
             reasons={n: c.reason for n, c in choices.items()},
+            cells=cells,
         )
         return Model(recompiled, "auto")
 
@@ -187,6 +196,7 @@ class Model:
         output_dir: str | Path | None = None,
         drop_missing: bool = False,
         parameterization: str | None = None,
+        sufficient_statistics: bool = True,
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -195,7 +205,12 @@ class Model:
 
         `progress=False` (or `refresh=0`) prints nothing while sampling; otherwise a bar per
         chain on a terminal or in a notebook, a few plain lines when stderr is a file. Every
-        sampler setting is checked first: a ValueError names the keyword and its range."""
+        sampler setting is checked first: a ValueError names the keyword and its range.
+
+        `sufficient_statistics` (default True) writes the likelihood over cells of rows that
+        share every value but the outcome, when the data has clearly fewer cells than rows
+        (mlmdsl.data.cells): the same posterior, LOO and predictions, for less work per
+        gradient. `fit.data_info["cells"]` says how many; False keeps it per row."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
 
@@ -215,8 +230,14 @@ class Model:
         bound = self.bind(data, drop_missing=drop_missing)
         for d in bound.diagnostics:
             warnings.warn(d.message, DataWarning, stacklevel=2)
-        model = self.for_data(bound, parameterization)
-        raw = get_backend(backend).sample(model.stan_code(), bound.stan_data, config)
+        cells = None
+        if sufficient_statistics:
+            from mlmdsl.data.cells import find_cells
+
+            cells = find_cells(self.checked, bound)
+        model = self.for_data(bound, parameterization, cells=cells is not None)
+        stan_data = bound.stan_data if cells is None else {**bound.stan_data, **cells.stan_data}
+        raw = get_backend(backend).sample(model.stan_code(), stan_data, config)
         from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
 
         info: dict[str, Any] = dict(bound.info)
@@ -225,6 +246,7 @@ class Model:
         info["notes"] = [d.message for d in bound.diagnostics]
         info["parameterization"] = model.parameterization_notes()
         info["parameterization_asked"] = model._parameterization
+        info["cells"] = None if cells is None else {"cells": cells.n_cells, "rows": cells.n_rows, "kind": cells.kind}
         return Fit.from_raw(
             raw,
             model.schema_for(bound),

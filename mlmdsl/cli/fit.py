@@ -49,6 +49,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 refresh=0 if args.quiet else args.refresh,
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
+                sufficient_statistics=not args.no_sufficient_statistics,
             )
         if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
@@ -98,6 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-generated-quantities",
         action="store_true",
         help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
+    )
+    p.add_argument(
+        "--no-sufficient-statistics",
+        action="store_true",
+        help="keep the likelihood per row (default: over cells of rows sharing all values but the outcome)",
     )
     p.add_argument(
         "--parameterization",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
-from mlmdsl.compiler.lower.glm import GlmPlanning
+from mlmdsl.compiler.lower.cells import CellLikelihoods
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
 
 
@@ -16,7 +16,7 @@ def stan_order(fam: Family, codes: list[Code]) -> list[Code]:
     return [by_name.get(a, Code(a, False)) for a in fam.stan_args]
 
 
-class Statements(GlmPlanning):
+class Statements(CellLikelihoods):
     def likelihood_args(self, lk: Likelihood, shortcut: tuple[str, str] | None) -> tuple[str, list[Code]]:
         fam = lk.family
         codes = [self.expr(a, lk.stmt) for a in lk.args]
@@ -28,7 +28,9 @@ class Statements(GlmPlanning):
 
     def lower_model(self) -> None:
         plans = self.plan_shortcuts()
-        glms = {id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None}
+        glms = {} if self.cells else {
+            id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None
+        }
         needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
         self.out.model.extend(self.row_locals(needed))
         self.plans = plans
@@ -46,6 +48,9 @@ class Statements(GlmPlanning):
                 statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
                 continue
             stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
+            if self.cells:
+                statements.append((lk.stmt.span.line, self.cell_likelihood(lk, y, stan_fam, codes)))
+                continue
             if lk.family.support == "ordinal":
                 statements.append((lk.stmt.span.line, self.ordinal_likelihood(lk, y, codes)))
                 continue
@@ -104,6 +109,7 @@ class Statements(GlmPlanning):
     def row_locals(self, needed: set[str]) -> list[Line]:
         """Row-level derived quantities that depend on parameters, in dependency order."""
         lines = []
+        n = self.size_of(ROWS)
         for d in self.m.derived:
             if d.name not in needed or d.level != ROWS or d.data_only:
                 continue
@@ -111,11 +117,11 @@ class Statements(GlmPlanning):
             if d.name in self.shortcut_locals:
                 code = self.expr(d.rhs, d.stmt)
                 local = self.shortcut_locals[d.name]
-                lines.append(Line(f"vector[N] {local} = {vector_text(code, 'N')};", comment))
+                lines.append(Line(f"vector[{n}] {local} = {vector_text(code, n)};", comment))
                 if d.name in self.value_needed:
                     inv = LINKS[d.link].inverse_stan
-                    lines.append(Line(f"vector[N] {d.stan} = {inv}({local});"))
+                    lines.append(Line(f"vector[{n}] {d.stan} = {inv}({local});"))
                 continue
             code = self.derived_code(d)
-            lines.append(Line(f"vector[N] {d.stan} = {vector_text(code, 'N')};", comment))
+            lines.append(Line(f"vector[{n}] {d.stan} = {vector_text(code, n)};", comment))
         return lines
