@@ -271,3 +271,14 @@ def test_same_posterior_and_loo_with_and_without_cells() -> None:
     assert abs(elpd[0] - elpd[1]) < 1.5, elpd
     assert "likelihood over 167 cells of 504 rows" in format_report(with_cells)
     assert "cells of" not in format_report(without)
+
+
+@pytest.mark.parametrize("flag, expected", [([], True), (["--no-sufficient-statistics"], False)])
+def test_mlm_fit_switch(flag: list[str], expected: bool, capsys) -> None:
+    from mlmdsl.cli import main
+
+    data = shared_file("chimpanzees.csv")
+    args = ["fit", str(EXAMPLES / "chimpanzees.mlm"), "--data", str(data), "--quiet", "--seed", "3"]
+    assert main([*args, "--chains", "1", "--iter-warmup", "100", "--iter-sampling", "100", *flag]) == 0
+    report = capsys.readouterr().out
+    assert ("likelihood over 167 cells of 504 rows" in report) is expected, report
