@@ -85,6 +85,7 @@ class Model:
         parameterization: str | None = None,
         *,
         cells: bool = False,
+        threads: bool = False,
     ) -> Model:
         """This model with its parameterization decided for `data`: with "auto", each varying
         effect is centred or non-centred by the expected shrinkage of its levels (see
@@ -96,9 +97,9 @@ class Model:
         _check_parameterization(chosen)
         compiled = self._compiled
         if chosen != "auto":
-            if chosen == self._parameterization and not cells:
+            if chosen == self._parameterization and not cells and not threads:
                 return self
-            return Model(self._recompile(default_centered=chosen == "centered", cells=cells), chosen)
+            return Model(self._recompile(default_centered=chosen == "centered", cells=cells, threads=threads), chosen)
         from mlmdsl.data import BoundData
         from mlmdsl.data.parameterize import choose
 
@@ -108,6 +109,7 @@ class Model:
             centered={n: c.centered for n, c in choices.items()},
             reasons={n: c.reason for n, c in choices.items()},
             cells=cells,
+            threads=threads,
         )
         return Model(recompiled, "auto")
 
@@ -197,6 +199,7 @@ class Model:
         drop_missing: bool = False,
         parameterization: str | None = None,
         sufficient_statistics: bool = True,
+        threads_per_chain: int = 1,
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -210,7 +213,11 @@ class Model:
         `sufficient_statistics` (default True) writes the likelihood over cells of rows that
         share every value but the outcome, when the data has clearly fewer cells than rows
         (mlmdsl.data.cells): the same posterior, LOO and predictions, for less work per
-        gradient. `fit.data_info["cells"]` says how many; False keeps it per row."""
+        gradient. `fit.data_info["cells"]` says how many; False keeps it per row.
+
+        `threads_per_chain` > 1 writes the likelihood as `reduce_sum` over slices of rows and
+        runs that many threads in each chain (where cells are used, the likelihood is already
+        small and stays as it is)."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
 
@@ -226,6 +233,7 @@ class Model:
             progress=progress,
             parallel_chains=parallel_chains,
             output_dir=Path(output_dir) if output_dir is not None else None,
+            threads_per_chain=threads_per_chain,
         )
         bound = self.bind(data, drop_missing=drop_missing)
         for d in bound.diagnostics:
@@ -235,7 +243,7 @@ class Model:
             from mlmdsl.data.cells import find_cells
 
             cells = find_cells(self.checked, bound)
-        model = self.for_data(bound, parameterization, cells=cells is not None)
+        model = self.for_data(bound, parameterization, cells=cells is not None, threads=threads_per_chain > 1)
         stan_data = bound.stan_data if cells is None else {**bound.stan_data, **cells.stan_data}
         raw = get_backend(backend).sample(model.stan_code(), stan_data, config)
         from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ

@@ -9,7 +9,14 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmdsl.cli.common import add_sampler_arguments, print_diagnostics, read_model, sampler_options, usage_error
+from mlmdsl.cli.common import (
+    add_sampler_arguments,
+    checked,
+    print_diagnostics,
+    read_model,
+    sampler_options,
+    usage_error,
+)
 from mlmdsl.compiler import PARAMETERIZATIONS
 from mlmdsl.compiler.diagnostics import CompileError
 from mlmdsl.modelfile import data_path
@@ -50,6 +57,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
                 sufficient_statistics=not args.no_sufficient_statistics,
+                threads_per_chain=args.threads_per_chain,
             )
         if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
@@ -99,6 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-generated-quantities",
         action="store_true",
         help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
+    )
+    p.add_argument(
+        "--threads-per-chain",
+        type=checked("threads_per_chain"),
+        default=1,
+        help="threads within each chain (the likelihood as reduce_sum); an integer >= 1",
     )
     p.add_argument(
         "--no-sufficient-statistics",

@@ -39,6 +39,7 @@ def emit(program: StanProgram, source_name: str = "<model>") -> str:
         program.model,
         program.generated_quantities,
         program.gq_locals,
+        program.functions,
     )
     text = _template().render(p=program, pad=pad)
     return text.strip("\n") + "\n"

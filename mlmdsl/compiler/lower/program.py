@@ -25,6 +25,7 @@ class StanProgram:
     model: list[Line] = field(default_factory=list)
     generated_quantities: list[Line] = field(default_factory=list)
     gq_locals: list[Line] = field(default_factory=list)  # inside a nested block: not saved
+    functions: list[Line] = field(default_factory=list)  # reduce_sum's partial sums (threads.py)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
-from mlmdsl.compiler.lower.cells import CellLikelihoods
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
+from mlmdsl.compiler.lower.threads import ThreadedLikelihood
 
 
 def stan_order(fam: Family, codes: list[Code]) -> list[Code]:
@@ -16,7 +16,7 @@ def stan_order(fam: Family, codes: list[Code]) -> list[Code]:
     return [by_name.get(a, Code(a, False)) for a in fam.stan_args]
 
 
-class Statements(CellLikelihoods):
+class Statements(ThreadedLikelihood):
     def likelihood_args(self, lk: Likelihood, shortcut: tuple[str, str] | None) -> tuple[str, list[Code]]:
         fam = lk.family
         codes = [self.expr(a, lk.stmt) for a in lk.args]
@@ -28,11 +28,12 @@ class Statements(CellLikelihoods):
 
     def lower_model(self) -> None:
         plans = self.plan_shortcuts()
-        glms = {} if self.cells else {
+        glms = {} if self.cells or self.threads else {
             id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None
         }
         needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
-        self.out.model.extend(self.row_locals(needed))
+        if not self.threads:  # with threads they are computed per slice, in the partial sum
+            self.out.model.extend(self.row_locals(needed))
         self.plans = plans
         statements: list[tuple[int, list[Line]]] = []
         for lk in self.m.likelihoods:
@@ -46,6 +47,9 @@ class Statements(CellLikelihoods):
                 assert d is not None
                 comment = f"{stmt_comment(self.m, lk.stmt)}; {stmt_comment(self.m, d.stmt)}"
                 statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
+                continue
+            if self.threads:
+                statements.append((lk.stmt.span.line, self.threaded_likelihood(lk, y, needed)))
                 continue
             stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
             if self.cells:
