@@ -5,7 +5,8 @@
 The shapes follow the lecture's data: mlm.csv (persons measured repeatedly), rethinking's
 chimpanzees (actors x blocks, four treatments), lme4's sleepstudy, rethinking's Trolley, Kline
 and bangladesh; the rest are small designs for the other structures (nested groupings,
-person x item, signal detection, Gamma/Beta/cloglog outcomes). The real files are in
+person x item, signal detection, Gamma/Beta/cloglog outcomes, missing cells and measurement
+error, heavy-tailed groups, sites with a distance matrix for a Gaussian process). The real files are in
 ../shared/data or the rethinking package; see the README for how to fit those instead.
 """
 
@@ -197,6 +198,58 @@ def survival(seed: int = 16) -> pd.DataFrame:
     return pd.DataFrame({"tank": np.arange(1, 41), "n": n, "dose": dose, "dead": rng.binomial(n, p)})
 
 
+def milk_missing(seed: int = 21) -> pd.DataFrame:
+    """Like rethinking's milk (m15.5): energy K from brain share B, a third of B missing."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    M = rng.normal(0, 1, n)
+    B = rng.normal(0.5 * M, 0.8)
+    K = 0.1 + 0.7 * B - 0.5 * M + rng.normal(0, 0.4, n)
+    B = np.round(B, 3)
+    B[rng.choice(n, 20, replace=False)] = np.nan
+    return pd.DataFrame({"K": np.round(K, 3), "B": B, "M": np.round(M, 3)})
+
+
+def divorce_error(seed: int = 22) -> pd.DataFrame:
+    """Like rethinking's WaffleDivorce (m15.1): divorce rates measured with known error."""
+    rng = np.random.default_rng(seed)
+    n = 50
+    A = rng.normal(0, 1, n)
+    D_true = 0.1 - 0.6 * A + rng.normal(0, 0.4, n)
+    D_sd = rng.uniform(0.1, 0.6, n)
+    D_obs = D_true + rng.normal(0, D_sd)
+    return pd.DataFrame({"D_obs": np.round(D_obs, 3), "D_sd": np.round(D_sd, 3), "A": np.round(A, 3)})
+
+
+def robust_groups(seed: int = 23) -> pd.DataFrame:
+    """Group means with heavy tails (StudentT(3)), and a block effect that sums to zero."""
+    rng = np.random.default_rng(seed)
+    a = 1.0 + 0.5 * rng.standard_t(3, 20)
+    b = rng.normal(0, 0.4, 5)
+    b -= b.mean()
+    rows = [(g + 1, k + 1) for g in range(20) for k in range(5) for _ in range(3)]
+    g, k = (np.array(c) for c in zip(*rows, strict=True))
+    y = a[g - 1] + b[k - 1] + rng.normal(0, 0.5, len(rows))
+    return pd.DataFrame({"group": g, "block": k, "y": np.round(y, 3)})
+
+
+def gp_sites(seed: int = 24) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts at 12 sites on a plane with a squared-exponential Gaussian process (m14.8's shape)."""
+    rng = np.random.default_rng(seed)
+    k = 12
+    names = [f"site{j:02d}" for j in range(1, k + 1)]
+    xy = rng.uniform(0, 4, (k, 2))
+    d = np.round(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)), 3)
+    cov = 0.4 * np.exp(-0.8 * d**2) + 0.01 * np.eye(k)
+    effect = rng.multivariate_normal(np.zeros(k), cov)
+    rows = np.repeat(np.arange(k), 3)
+    population = rng.integers(500, 50000, len(rows))
+    lam = np.exp(1.0 + effect[rows]) * population**0.25 / 2
+    table = pd.DataFrame({"site": [names[r] for r in rows], "population": population,
+                          "tools": rng.poisson(lam)})
+    return table, pd.DataFrame(d, index=pd.Index(names, name="site"), columns=names)
+
+
 DATA_SETS = {
     "persons.csv": persons,
     "chimpanzees.csv": chimpanzees,
@@ -210,6 +263,9 @@ DATA_SETS = {
     "durations.csv": durations,
     "proportions.csv": proportions,
     "survival.csv": survival,
+    "milk_missing.csv": milk_missing,
+    "divorce_error.csv": divorce_error,
+    "robust_groups.csv": robust_groups,
 }
 
 
@@ -217,6 +273,9 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for name, make in DATA_SETS.items():
         make().to_csv(OUT / name, index=False)
+    table, distances = gp_sites()
+    table.to_csv(OUT / "gp_sites.csv", index=False)
+    distances.to_csv(OUT / "gp_distances.csv")  # first column and header: the sites
 
 
 if __name__ == "__main__":

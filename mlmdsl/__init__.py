@@ -18,6 +18,8 @@ from mlmdsl.version import __version__
 
 if TYPE_CHECKING:
     from mlmdsl.api import Model
+    from mlmdsl.calibration.kfold import kfold
+    from mlmdsl.calibration.sbc import sbc
     from mlmdsl.compiler import compile_source
     from mlmdsl.compiler.diagnostics import CompileError, Diagnostic
 
@@ -27,9 +29,11 @@ _LAZY = {
     "compile_source": "mlmdsl.compiler.pipeline",
     "CompileError": "mlmdsl.compiler.diagnostics",
     "Diagnostic": "mlmdsl.compiler.diagnostics",
+    "sbc": "mlmdsl.calibration.sbc",
+    "kfold": "mlmdsl.calibration.kfold",
 }
 
-__all__ = ["CompileError", "Diagnostic", "Model", "compare", "compile_source", "__version__"]
+__all__ = ["CompileError", "Diagnostic", "Model", "compare", "compile_source", "kfold", "sbc", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

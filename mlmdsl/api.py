@@ -18,6 +18,7 @@ from mlmdsl.compiler.schema import OutputSchema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlmdsl.calibration.prior import PriorPredictive
     from mlmdsl.data import BoundData
     from mlmdsl.posterior.fit import Fit
 
@@ -220,6 +221,7 @@ class Model:
         small and stays as it is)."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
+        from mlmdsl.data.matrices import split_data
 
         # Checked before the data is read, so a bad keyword fails fast (ValueError).
         config = SampleConfig(
@@ -263,8 +265,17 @@ class Model:
             stan_code=model.stan_code(),
             data_info=info,
             model_source=self.source,
-            data=data,
+            data=split_data(data)[0],  # the table; matrices beside it are in the Stan data
         )
+
+    def prior_predictive(
+        self, data: pd.DataFrame | str | Path, draws: int = 1000, seed: int | None = None
+    ) -> PriorPredictive:
+        """Parameters drawn from their priors and outcomes simulated on `data`'s design, without
+        MCMC (see mlmdsl.calibration.prior): `.idata` has `prior` and `prior_predictive` groups."""
+        from mlmdsl.calibration.prior import prior_predictive
+
+        return prior_predictive(self, data, draws=draws, seed=seed)
 
     def schema_for(self, bound: BoundData) -> OutputSchema:
         """The compiler's output schema with the data's labels filled in."""

@@ -90,6 +90,14 @@ def test_other_non_ascii_characters_are_named() -> None:
     assert errors[0].code == "E101" and "U+2026 HORIZONTAL ELLIPSIS" in errors[0].message
 
 
+@pytest.mark.parametrize("literal", ["1e999", "-1e999", "1" + "0" * 400])
+def test_a_number_beyond_a_double_is_a_located_error(literal: str) -> None:
+    errors = _errors(f"y[i] ~ Normal(mu, 1)\nmu ~ Normal(0, {literal})\n")
+    assert [d.code for d in errors] == ["E103"], errors
+    assert (errors[0].span.line, errors[0].span.column) == (2, 16)
+    assert literal in errors[0].message
+
+
 def _with_mu(rhs: str) -> str:
     return f"y[i] ~ Normal(mu[i], sigma)\nmu[i] = {rhs}\na ~ Normal(0, 1)\nsigma ~ Exponential(1)\n"
 

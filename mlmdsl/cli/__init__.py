@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 
-from mlmdsl.cli import check, compare, fit, fmt, lsp, transpile
+from mlmdsl.cli import check, compare, fit, fmt, lsp, sbc, simulate, transpile
 
 # The order of `mlm --help`.
-COMMANDS = (transpile, check, fit, compare, fmt, lsp)
+COMMANDS = (transpile, check, fit, compare, simulate, sbc, fmt, lsp)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from mlmdsl.cli.common import print_diagnostics, read_model
+from mlmdsl.cli.fit import add_data_matrix
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.diagnostics import to_json
 from mlmdsl.modelfile import data_path
@@ -20,9 +21,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     diags = list(compiled.diagnostics)
     if compiled.ok and args.data:
         from mlmdsl.data import DataError, bind
+        from mlmdsl.data.matrices import with_matrices
 
         try:
-            diags += bind(compiled.model, args.data, drop_missing=args.drop_missing).diagnostics
+            data = with_matrices(args.data, args.data_matrix)
+            diags += bind(compiled.model, data, drop_missing=args.drop_missing).diagnostics
         except DataError as e:
             diags += e.diagnostics
     errors = sum(d.is_error for d in diags)
@@ -46,5 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="a CSV file or URL to check the model against (default: the `# data:` comment)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    add_data_matrix(p)
     p.add_argument("-v", "--verbose", action="store_true", help="also print notes (parameterization choices)")
     p.set_defaults(func=cmd_check)

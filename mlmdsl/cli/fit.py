@@ -25,6 +25,26 @@ if TYPE_CHECKING:
     from mlmdsl.posterior.fit import Fit
 
 
+def data_matrix(text: str) -> tuple[str, object]:
+    """argparse type of --data-matrix NAME=FILE.csv (bad values exit 2 naming the flag)."""
+    from mlmdsl.data.matrices import matrix_option
+
+    try:
+        return matrix_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_data_matrix(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-matrix",
+        type=data_matrix,
+        action="append",
+        metavar="NAME=FILE",
+        help="a matrix beside the table (a Gaussian process's distances), rows and columns labelled by the levels",
+    )
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     source, filename = read_model(args.model)
     if not args.data:
@@ -50,8 +70,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         # are printed as sentences, not as Python warnings.
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
+            from mlmdsl.data.matrices import with_matrices
+
             fit = model.fit(
-                args.data,
+                with_matrices(args.data, args.data_matrix),
                 **sampler_options(args),
                 refresh=0 if args.quiet else args.refresh,
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
@@ -102,6 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refresh", type=int, default=200, help="progress every N iterations")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--drop-missing", action="store_true", help="drop rows with missing values")
+    add_data_matrix(p)
     p.add_argument("--out", type=Path, help="directory for the saved fit and the Stan program")
     p.add_argument(
         "--no-generated-quantities",

@@ -13,7 +13,17 @@ from collections.abc import Mapping
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic
 from mlmdsl.compiler.ir import CheckedModel
-from mlmdsl.compiler.passes import build, constraints, domains, lints, roles, shapes, structures
+from mlmdsl.compiler.passes import (
+    build,
+    constraints,
+    domains,
+    effects,
+    gp,
+    lints,
+    roles,
+    shapes,
+    structures,
+)
 from mlmdsl.compiler.passes.symbols import Context
 
 
@@ -41,6 +51,8 @@ def run(ctx: Context) -> CheckedModel | None:
     domains.run(ctx)
     shapes.run(ctx)
     structures.run(ctx)
+    effects.run(ctx)
+    gp.run(ctx)
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)
     roles.require_likelihood(ctx)

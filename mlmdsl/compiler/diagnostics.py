@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "E100": "syntax-error",
     "E101": "unexpected-character",
     "E102": "nested-too-deep",
+    "E103": "number-out-of-range",
     # statement shape and calls
     "E200": "unknown-distribution",
     "E201": "unknown-function",
@@ -53,6 +54,9 @@ CODES: dict[str, str] = {
     "E318": "outcome-depends-on-parameters",
     "E319": "effects-on-different-groupings",
     "E320": "vector-argument-expected",
+    # issue 14's structures (passes/effects.py, passes/gp.py)
+    "E330": "bad-sum-to-zero",
+    "E331": "bad-gaussian-process",
     # data
     "E400": "missing-column",
     "E401": "missing-values",
@@ -63,6 +67,7 @@ CODES: dict[str, str] = {
     "E406": "data-unreadable",
     "E407": "nested-group-not-unique",
     "E408": "not-finite",
+    "E420": "bad-matrix",  # a matrix beside the table (data/matrices.py)
     # warnings
     "W500": "unused-parameter",
     "W501": "unused-quantity",
@@ -72,6 +77,7 @@ CODES: dict[str, str] = {
     "W505": "dropped-rows",
     "W506": "empty-category",
     "W507": "cannot-estimate",
+    "W520": "column-shadowed",  # a group effect named like a column (data/modelled.py)
     # notes
     "N600": "parameterization",
 }

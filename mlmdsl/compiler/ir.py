@@ -88,6 +88,56 @@ class Ordinal:
 
 
 @dataclass(frozen=True)
+class Modelled:
+    """A modelled column (LANGUAGE.md, "Modelled columns"): an outcome of its own `~` statement
+    that another statement uses. Observed where the data has a value, a parameter where it does
+    not; absent from the data, all parameters (a latent per-row quantity).
+
+    Lowered generic in sizes: the data holds the observed values (0 in the missing cells), the
+    number of missing cells and their rows; the parameters block one value per missing cell;
+    transformed parameters merge the two into the column's vector, which every statement uses.
+    A discrete column cannot be imputed without marginalising: it is read as data, and the binder
+    reports missing values in it (`discrete`).
+    """
+
+    name: str  # the column's name
+    stan: str  # the merged vector (transformed parameter): "B"
+    values: str  # data: the observed values, 0 where missing: "B_data"
+    n_missing: str  # data: the number of missing cells: "N_B_missing"
+    missing_rows: str  # data: their rows, 1..N: "B_missing_rows"
+    impute: str  # parameters: one per missing cell: "B_impute"
+    dim: str  # the output dim of the imputed cells, labelled "row 7", ...
+    line: int
+    discrete: bool = False
+    lower: str | None = None  # bounds of the imputed values, from the family's support
+    upper: str | None = None
+
+
+@dataclass(frozen=True)
+class GaussianProcess:
+    """`k[j] ~ MVNormal(mean, K)` with `K = cov_GPL2(Dmat, etasq, rhosq, delta)` (compiler/gp.py).
+
+    Lowered non-centred through the Cholesky factor of K: k = mean + cholesky_decompose(K) * z,
+    z standard normal; the matrix is data, one row and column per level of the grouping.
+    """
+
+    effect: str  # user name of the effect (k)
+    grouping: str
+    kernel: str  # "cov_GPL2" or "cov_GPL1"
+    cov: str  # user name of the kernel (K)
+    matrix: str  # user name of the distance matrix (Dmat)
+    matrix_stan: str
+    etasq: ast.Expr
+    rhosq: ast.Expr
+    delta: ast.Expr
+    mean: ast.Expr
+    stmt: ast.Sample
+    kernel_stmt: ast.Assign
+    z: str  # Stan name of the standard-normal vector
+    chol: str  # Stan name of the Cholesky factor (a local)
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     stan: str
@@ -106,6 +156,10 @@ class Param:
     dim: str | None = None
     # Shape "group": one of several correlated effects, built from their block's matrix.
     block: Correlated | None = None
+    # Shape "group": `@sum_to_zero`, declared as Stan's sum_to_zero_vector (centred).
+    sum_to_zero: bool = False
+    # Shape "group": the effect of a Gaussian process, built from its kernel (transformed).
+    gp: GaussianProcess | None = None
 
     @property
     def is_noncentered(self) -> bool:
@@ -148,6 +202,12 @@ class CheckedModel:
     statement_letters: dict[int, str] = field(default_factory=dict)  # id(stmt) -> its bound letter
     correlated: tuple[Correlated, ...] = ()
     ordinals: tuple[Ordinal, ...] = ()
+    modelled: tuple[Modelled, ...] = ()
+    gps: tuple[GaussianProcess, ...] = ()
+
+    def modelled_named(self, name: str) -> Modelled | None:
+        """The imputable modelled column of that name (a discrete one is read as data)."""
+        return next((c for c in self.modelled if c.name == name and not c.discrete), None)
 
     def ordinal(self, outcome: str) -> Ordinal | None:
         return next((o for o in self.ordinals if o.outcome == outcome), None)

@@ -7,6 +7,7 @@ hand-written sentences instead of Lark's token names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -254,13 +255,22 @@ def _shared_prior(lhs: ast.Expr, rhs: ast.Expr) -> tuple[ast.Name, ...] | None:
 
 
 def _too_deep(stmts: tuple[ast.Statement, ...]) -> Diagnostic | None:
-    """The first expression nested deeper than MAX_DEPTH, found without recursion."""
+    """The first expression nested deeper than MAX_DEPTH, or the first number too large for a
+    double (`1e999` reads as infinity), found without recursion."""
     for st in stmts:
         if isinstance(st, ast.Directive):
             continue
         stack: list[tuple[ast.Expr, int]] = [(st.lhs, 1), (st.rhs, 1)]
         while stack:
             e, depth = stack.pop()
+            if isinstance(e, ast.Num) and not math.isfinite(e.value):
+                return error(
+                    "E103",
+                    f"the number {e.text} is too large to represent",
+                    e.span,
+                    "numbers must lie within about ±1.8e308 (a double); a scale this wide is a "
+                    "flat prior: say what you mean with a finite value",
+                )
             if depth > MAX_DEPTH:
                 return error(
                     "E102",

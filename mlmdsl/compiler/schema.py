@@ -20,6 +20,7 @@ Role = Literal[
     "derived",  # a transformed parameter the user defined with `=`
     "log_lik",  # pointwise log-likelihood of one outcome, dims ("obs",)
     "predictive",  # replicated outcome, dims ("obs",)
+    "imputed",  # the missing cells of a modelled column, dims (its "_missing" dim,), "row 7", ...
 ]
 
 

@@ -27,7 +27,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, suggest, warning
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived
-from mlmdsl.data import constancy, estimable, levels, support
+from mlmdsl.data import constancy, estimable, levels, matrices, modelled, support
 from mlmdsl.data.levels import Coding, coding
 from mlmdsl.data.messages import DataError, count, name_list, rows_text, show
 from mlmdsl.data.read import DUPLICATES_ATTR, SOURCE_ATTR, read_table
@@ -55,12 +55,17 @@ class BoundData:
 def bind(
     model: CheckedModel, data: pd.DataFrame | str | Path, *, drop_missing: bool = False
 ) -> BoundData:
-    """Check `data` against the model and build the Stan data; DataError lists every problem."""
+    """Check `data` against the model and build the Stan data; DataError lists every problem.
+    `data` may be a mapping {"table": table, "Dmat": matrix, ...} with the matrices a model's
+    Gaussian processes use (data/matrices.py)."""
+    data, supplied = matrices.split_data(data)
     try:
         df = read_table(data)
     except DataError as exc:  # re-raised with the model, so it renders as FILE:LINE like the rest
         raise DataError(exc.diagnostics, model.program.source, model.program.filename) from None
-    return _Binder(model, df, drop_missing).run()
+    binder = _Binder(model, df, drop_missing)
+    binder.matrices = supplied
+    return binder.run()
 
 
 @dataclass
@@ -92,6 +97,9 @@ class _Binder:
         self.coding: dict[str, Coding | None] = {}
         self.categories: dict[str, list] = {}  # ordered outcome -> its categories, in order
         self.reported_infinite: set[str] = set()
+        self.imputed: dict[str, np.ndarray] = {}  # modelled column -> rows of its missing cells
+        self.matrices: dict[str, Any] = {}  # supplied beside the table, by name
+        self.matrix_data: dict[str, np.ndarray] = {}
 
     # -- the pipeline ------------------------------------------------------------------
     def run(self) -> BoundData:
@@ -109,9 +117,13 @@ class _Binder:
         for name in self.m.groupings:
             self.coding[name] = self.code_grouping(name)
         arrays = [self.bind_var(dv) for dv in self.m.data]
+        levels_of = {name: c.levels for name, c in self.coding.items() if c is not None}
+        self.matrix_data, found = matrices.bind_matrices(self.m, self.matrices, levels_of)
+        self.diags += found
         if any(d.is_error for d in self.diags):
             self.fail(self.diags)
         self.diags += estimable.warnings(self.m, self.coding, arrays, self.source, len(self.df))
+        self.diags += modelled.shadowed_columns(self.m, [str(c) for c in self.df.columns])
         return self.result(arrays)
 
     def fail(self, diags: list[Diagnostic]) -> NoReturn:
@@ -132,6 +144,11 @@ class _Binder:
                 observed[dv.name] = values
         labels = {name: c.levels for name, c in self.coding.items() if c is not None}
         labels.update(self.m.dim_labels())
+        stan_data.update(self.matrix_data)
+        for c in self.m.modelled:
+            if c.name in self.imputed:
+                stan_data.update(modelled.stan_data(self, c, self.imputed[c.name]))
+                labels[c.dim] = modelled.labels(self, self.imputed[c.name])
         for o in self.m.ordinals:
             categories = self.categories[o.outcome]
             stan_data[o.stan_k] = len(categories)
@@ -181,6 +198,8 @@ class _Binder:
             if count == 1:
                 continue
             self.absent.add(col.name)
+            if count == 0 and modelled.imputable(self.m, col.name) is not None:
+                continue  # a latent column: every cell is a parameter
             if count > 1:
                 self.diags.append(
                     error(
@@ -200,20 +219,23 @@ class _Binder:
 
     # -- missing values ----------------------------------------------------------------
     def missing_values(self) -> None:
-        present = [c for c in self.columns if c not in self.absent]
+        # A modelled column's missing cells are parameters, not missing data (data/modelled.py).
+        present = [c for c in self.columns if c not in self.absent and modelled.imputable(self.m, c) is None]
         masks = {c: m for c in present if (m := _missing_mask(self.df[c])).any()}
         if not masks:
             return
         if not self.drop_missing:
             for name, mask in masks.items():
                 rows = self.rows[mask]
+                discrete = modelled.discrete_missing(self.m, name, rows, self.span_of(name))
                 self.diags.append(
-                    error(
+                    discrete
+                    or error(
                         "E401",
                         f"column `{name}` has {count(len(rows), 'missing value')} "
                         f"({rows_text(rows)})",
                         self.span_of(name),
-                        "pass drop_missing=True (or --drop-missing) to drop these rows",
+                        modelled.missing_hint(self.m, name),
                     )
                 )
         any_missing = np.logical_or.reduce(list(masks.values()))
@@ -328,6 +350,12 @@ class _Binder:
         if dv.kind == "index":
             coding = self.coding.get(dv.grouping or dv.name)
             return None if coding is None else coding.codes
+        if dv.kind == "outcome" and (c := modelled.imputable(self.m, dv.name)) is not None:
+            got = modelled.observed(self, dv, support.outcome)
+            if got is None:
+                return None
+            values, self.imputed[c.name] = got
+            return values
         if dv.name in self.absent:
             return None
         if dv.kind == "outcome":

@@ -56,8 +56,8 @@ def warnings(
                 )
             )
     for dv, values in outcomes:
-        if values is None or len(values) < 2:
-            continue
+        if values is None or len(values) < 2 or model.modelled_named(dv.name) is not None:
+            continue  # a modelled column's missing cells hold 0 in the data, not a value
         distinct = np.unique(values)
         if len(distinct) == 1:
             out.append(

@@ -7,6 +7,7 @@ the sentence a reader needs and the snippet an editor inserts.
 from __future__ import annotations
 
 from mlmdsl.compiler.families import ALIASES, FAMILIES, FUNCTIONS, LINKS, Family, lookup_family
+from mlmdsl.compiler.gp import KERNELS
 
 MEANINGS: dict[str, str] = {
     "Normal": "the bell curve: mean `mu`, standard deviation `sigma`",
@@ -117,6 +118,18 @@ def describe_function(name: str) -> str | None:
         return None
     args = "x" if fn.arity == 1 else "x, y"
     return f"```mlm\n{name}({args})\n```\n\n{FUNCTION_MEANINGS.get(name, '')}\n\nStan: `{fn.stan}`."
+
+
+def describe_kernel(name: str) -> str | None:
+    """A Gaussian process's covariance kernel (compiler/gp.py)."""
+    if name not in KERNELS:
+        return None
+    d = "D^2" if name == "cov_GPL2" else "D"
+    return (
+        f"```mlm\n{name}(D, etasq, rhosq, delta)\n```\n\nCovariance of a Gaussian process over the distance "
+        f"matrix D (supplied beside the table): etasq * exp(-rhosq * {d}), plus delta on the diagonal. "
+        "The covariance of `k[j] ~ MVNormal(0, K)`."
+    )
 
 
 def describe_link(name: str) -> str | None:

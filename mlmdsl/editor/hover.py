@@ -40,7 +40,8 @@ def _describe(analysis: Analysis, occ: Occurrence) -> str | None:
     if occ.kind == "distribution":
         return catalog.describe_family(occ.name)
     if occ.kind == "function":
-        return catalog.describe_function(occ.name) or catalog.describe_family(occ.name)
+        name = occ.name
+        return catalog.describe_function(name) or catalog.describe_family(name) or catalog.describe_kernel(name)
     if occ.kind == "link":
         return catalog.describe_link(occ.name)
     if occ.kind == "annotation":
@@ -78,6 +79,8 @@ def _annotation(name: str) -> str | None:
         "noncentered": "`@noncentered`: sample these effects through standard-normal offsets "
         "(the default); best when the groups have little data",
         "rows": "`@rows LETTER`: the letter that runs over the data's rows (default `i`)",
+        "sum_to_zero": "`@sum_to_zero`: the effects sum to zero (Stan's `sum_to_zero_vector`), each keeping "
+        "the marginal scale its Normal(0, s) prior states",
     }.get(name)
 
 

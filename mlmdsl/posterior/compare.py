@@ -152,7 +152,8 @@ def reliability_warnings(name: str, pw: Pointwise, criterion: Criterion) -> list
         what = f"Pareto k > {PARETO_K_MAX}"
         advice = (
             "PSIS-LOO is unreliable for them; check them for outliers, use a more robust "
-            "likelihood (e.g. StudentT) or refit without them (exact LOO / K-fold)"
+            "likelihood (e.g. StudentT), or use K-fold cross-validation (mlm compare --criterion kfold, "
+            "mlmdsl.kfold)"
         )
     else:
         bad = ~(pw.diagnostic <= WAIC_VAR_MAX)

@@ -24,6 +24,7 @@ from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
 from mlmdsl.posterior.errors import PredictionError
 from mlmdsl.posterior.group_levels import GroupLevels
+from mlmdsl.posterior.imputed import merged_column
 from mlmdsl.posterior.labels import find_label, label_key, plain, rows_text
 from mlmdsl.posterior.outcomes import INVERSE_LINKS, family_draw, family_mean, mean_slot
 
@@ -141,7 +142,18 @@ class Predictor(GroupLevels):
             return self.param_draws(self.params[name])
         if name in self.derived:
             return self.derived_value(self.derived[name], ROWS)
+        if self.m.modelled_named(name) is not None and name in self.table.columns:
+            return self.modelled(name)
         return self.column(name, f"`{name}`")
+
+    def modelled(self, name: str) -> np.ndarray:
+        """A modelled column: the table's values, the fit's imputed draws in its missing cells."""
+        posterior = self.fit.idata.posterior[name]
+        labels = posterior.coords[posterior.dims[-1]].values.tolist()
+        try:
+            return merged_column(self.table[name], self.posterior(name), labels, name)
+        except ValueError as exc:
+            raise PredictionError(str(exc)) from None
 
     def letter(self, stmt: ast.Sample | ast.Assign) -> str:
         return self.m.statement_letters.get(id(stmt), self.m.row_letter)

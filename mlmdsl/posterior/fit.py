@@ -25,6 +25,7 @@ from mlmdsl.compiler.schema import OutputSchema, OutputVar
 from mlmdsl.posterior import arviz_compat
 from mlmdsl.posterior.diagnostics import diagnostics, warning_sentences
 from mlmdsl.posterior.idata import GROUP_OF_ROLE, build_idata, check_raw, element_label, group_of, labels_for
+from mlmdsl.posterior.imputed import with_empty_variables
 from mlmdsl.posterior.summary import DrawsGroup, convergence, draws_frame, summary_table
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class Fit:
         `data` (the table fitted, or its path) is predict()'s default newdata and what the
         shrinkage plot averages. Both are saved with the fit.
         """
+        raw = with_empty_variables(raw, schema)  # a modelled column with no missing cell
         dropped = check_raw(raw, schema)
         observed_arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in observed.items()}
         for name, arr in observed_arrays.items():

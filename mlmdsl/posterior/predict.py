@@ -234,8 +234,8 @@ def _group_modes(groups: Mode | Mapping[str, Mode], model: CheckedModel) -> dict
 
 
 def _likelihoods(model: CheckedModel, outcome: str | None) -> list[Likelihood]:
-    if outcome is None:
-        return list(model.likelihoods)
+    if outcome is None:  # a modelled column is a parameter of the others, not predicted itself
+        return [lk for lk in model.likelihoods if model.modelled_named(lk.outcome) is None]
     chosen = [lk for lk in model.likelihoods if lk.outcome == outcome]
     if not chosen:
         known = ", ".join(lk.outcome for lk in model.likelihoods)

@@ -74,6 +74,7 @@ def format_report(fit: Fit) -> str:
         ),
         _correlation_section(fit, table),
         _derived_section(fit, table),
+        _imputed_section(fit),
         _diagnostics_section(fit),
         _parameterization_section(fit),
     ]
@@ -204,6 +205,17 @@ def _correlation_section(fit: Fit, table: pd.DataFrame) -> str:
         if len(idx) < 2 or idx[-1] < idx[-2]
     ]
     return f"Correlations:\n{format_table(table.loc[labels])}"
+
+
+def _imputed_section(fit: Fit) -> str:
+    """Modelled columns: how many cells were imputed, listed in the summary as `B[row 7]`."""
+    lines = []
+    for v in fit.posterior_vars(["imputed"]):
+        labels = [label for _, label in fit.elements(v.name)]
+        if labels:
+            shown = ", ".join(labels[:3]) + (", ..." if len(labels) > 3 else "")
+            lines.append(f"{len(labels)} missing cells of {v.name} imputed ({shown}) in fit.summary()")
+    return "Imputed Values:\n" + "\n".join(lines) if lines else ""
 
 
 def _derived_section(fit: Fit, table: pd.DataFrame) -> str:

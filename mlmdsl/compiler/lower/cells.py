@@ -77,7 +77,7 @@ def cell_kind(model: CheckedModel) -> str | None:
     """The kind of sufficient statistics this model's likelihood can use, or None: one likelihood
     over the rows of a family in CELL_KINDS, and no parameter that varies by row (then every row
     is its own cell)."""
-    if len(model.likelihoods) != 1:
+    if len(model.likelihoods) != 1 or model.modelled:
         return None
     lk = model.likelihoods[0]
     if model.letter_domains.get(id(lk.stmt), ROWS) != ROWS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, Correlated, DataVar, Param
+from mlmdsl.compiler.lower import gp, modelled
 from mlmdsl.compiler.lower.expressions import Expressions
 from mlmdsl.compiler.lower.program import Line, stan_number
 
@@ -21,6 +22,9 @@ class Declarations(Expressions):
         for dv in self.m.data:
             if dv.in_stan:
                 out.append(self.data_line(dv))
+            if dv.kind == "outcome" and (c := self.m.modelled_named(dv.name)) is not None:
+                out += modelled.data_lines(c)
+        out += gp.data_lines(self.m, self.size_of)
 
     def data_line(self, dv: DataVar) -> Line:
         n = self.size_of(dv.level)
@@ -42,6 +46,8 @@ class Declarations(Expressions):
                     bounds = f"<lower=1, upper={o.stan_k}>"
                 return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
             bounds = {"positive": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(fam.support, "")
+            if self.m.modelled_named(dv.name) is not None:
+                return Line(f"vector[{n}] {dv.stan};", f"{dv.name} where observed (0 where missing); {where}")
             return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
         per = "" if dv.level == ROWS else f" (one per level of {dv.level})"
         return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per}; {where}")
@@ -60,12 +66,18 @@ class Declarations(Expressions):
         for p in self.m.params:
             if p.block is not None:
                 continue  # a column of its block's matrix: a transformed parameter
+            if p.gp is not None:
+                what = f"line {p.line}; standard normal of {p.name} (Gaussian process, non-centred)"
+                self.out.parameters.append(Line(f"vector[{self.size_of(p.domain)}] {p.gp.z};", what))
+                continue
             if self.explicit_noncentered(p):
                 z = self.standard_name(p)
-                what = f"line {p.line}; standard normal of {p.name} (non-centred)"
+                std = "standard normal" if p.prior.family.name == "Normal" else f"standard {p.prior.family.name}"
+                what = f"line {p.line}; {std} of {p.name} (non-centred)"
                 self.out.parameters.append(Line(self.shaped_decl(p, "", z), what))
                 continue
             self.out.parameters.append(Line(self.param_decl(p), self.param_comment(p)))
+        self.out.parameters += [modelled.parameter_line(c) for c in modelled.imputable(self.m)]
         for b in self.m.correlated:
             n, k = self.size_of(b.grouping), b.size
             effects = ", ".join(b.effects)
@@ -97,7 +109,8 @@ class Declarations(Expressions):
         if p.shape == "scalar":
             return f"real{bounds} {name};"
         if p.shape == "group":
-            return f"vector{bounds}[{self.size_of(p.domain)}] {name};"
+            kind = "sum_to_zero_vector" if p.sum_to_zero else f"vector{bounds}"
+            return f"{kind}[{self.size_of(p.domain)}] {name};"
         kind = "ordered" if p.ordered else f"vector{bounds}"
         return f"{kind}[{p.size}] {name};"
 
@@ -120,4 +133,6 @@ class Declarations(Expressions):
             parts.append("non-centred")
         if p.shape == "group":
             parts.append(f"one per level of {p.domain}")
+        if p.sum_to_zero:
+            parts.append("sums to zero")
         return "; ".join(parts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS
 from mlmdsl.compiler.ir import ROWS, Correlated, Derived, Param
+from mlmdsl.compiler.lower import gp, modelled
 from mlmdsl.compiler.lower.declarations import Declarations
 from mlmdsl.compiler.lower.program import Code, Line, real_vector, stmt_comment, vector_text
 
@@ -52,6 +53,13 @@ class Effects(Declarations):
             needs = (ast.names_in(loc) | ast.names_in(scale)) & transformed
             pending.append((p, needs - {p.name}, {p.name}))
         declared: set[str] = set()
+        for c in modelled.imputable(self.m):
+            self.out.transformed_parameters += modelled.merged_lines(c)
+        for g in self.m.gps:
+            n = self.size_of(g.grouping)
+            self.out.transformed_parameters += gp.transformed_lines(
+                self.m, g, n, lambda e, st=g.stmt: self.as_real(self.expr(e, st))
+            )
         pending = self.flush(pending, declared)
         for d in self.m.derived:
             if d.level == ROWS and not d.data_only:

@@ -29,6 +29,12 @@ class Expressions:
                 self.names.reserve(generated)
         for o in model.ordinals:
             self.names.reserve(o.stan_k)
+        for g in model.gps:
+            self.names.reserve(g.z)
+            self.names.reserve(g.chol)
+        for c in model.modelled:
+            for generated in (c.values, c.n_missing, c.missing_rows, c.impute):
+                self.names.reserve(generated)
         self.names.reserve("N")
         self.out = StanProgram()
         self.row_derived: dict[str, Derived] = {
@@ -107,6 +113,9 @@ class Expressions:
         p = self.m.param(name)
         if p is not None:
             return Code(p.stan, True)
+        c = self.m.modelled_named(name)
+        if c is not None:  # observed or imputed, one vector (lower/modelled.py)
+            return Code(c.stan, True)
         d = self.m.derived_named(name)
         if d is not None:
             if d.data_only and (dv := self.m.data_var(name, level or ROWS)) is not None:

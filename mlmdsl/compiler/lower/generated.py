@@ -49,9 +49,12 @@ class Generated(Statements):
         outs: list[OutputVar] = []
         needed = self.needed_row_derived()
         self.out.gq_locals.extend(self.row_locals(needed))
-        single = len(self.m.likelihoods) == 1
+        # A modelled column's statement is part likelihood, part prior of its imputed cells: LOO
+        # and predictive checks are about the other outcomes, which treat it as a parameter.
+        likelihoods = [lk for lk in self.m.likelihoods if self.m.modelled_named(lk.outcome) is None]
+        single = len(likelihoods) == 1
         loop = self.names.fresh("n")
-        for lk in self.m.likelihoods:
+        for lk in likelihoods:
             y_dv = self.m.data_var(lk.outcome)
             assert y_dv is not None
             y = y_dv.stan
@@ -118,6 +121,9 @@ class Generated(Statements):
                 continue
             dims = (d.level,) if d.level else ()
             variables.append(OutputVar(d.stan, d.name, dims, "derived", d.level, d.stmt.span.line))
+        for c in self.m.modelled:
+            if not c.discrete:
+                variables.append(OutputVar(c.impute, c.name, (c.dim,), "imputed", None, c.line))
         statements: list[str] = []
         seen: set[ast.Span] = set()
         for s in self.m.program.statements:
@@ -129,6 +135,6 @@ class Generated(Statements):
         return OutputSchema(
             tuple(variables + gq_vars),
             coords=self.m.dim_labels(),
-            outcomes=tuple(lk.outcome for lk in self.m.likelihoods),
+            outcomes=tuple(lk.outcome for lk in self.m.likelihoods if self.m.modelled_named(lk.outcome) is None),
             statements=tuple(statements),
         )

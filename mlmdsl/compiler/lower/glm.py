@@ -105,6 +105,8 @@ class GlmPlanning(Effects):
                 continue
             if d is None and self.m.data_var(name, ROWS) is None:
                 continue
+            if self.m.modelled_named(name) is not None:
+                continue  # partly parameters: not a column of the data matrix
             return coef.id, name
         return None
 

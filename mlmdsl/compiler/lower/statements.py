@@ -16,6 +16,13 @@ def stan_order(fam: Family, codes: list[Code]) -> list[Code]:
     return [by_name.get(a, Code(a, False)) for a in fam.stan_args]
 
 
+def sum_to_zero_scale(codes: list[Code], n: str) -> list[Code]:
+    """Normal(0, s) on a sum_to_zero_vector of size n, its scale divided by sqrt(1 - 1/n) so
+    each entry's marginal scale is s (Stan User's Guide, "Parameterizing centered vectors")."""
+    loc, scale = codes
+    return [loc, Code(f"{wrap(scale, 2)} * inv(sqrt(1 - inv({n})))", scale.vector, False, 2)]
+
+
 class Statements(ThreadedLikelihood):
     def likelihood_args(self, lk: Likelihood, shortcut: tuple[str, str] | None) -> tuple[str, list[Code]]:
         fam = lk.family
@@ -37,7 +44,7 @@ class Statements(ThreadedLikelihood):
         self.plans = plans
         statements: list[tuple[int, list[Line]]] = []
         for lk in self.m.likelihoods:
-            y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+            y = self.outcome_stan(lk.outcome)
             glm = glms.get(id(lk.stmt))
             if glm is not None:
                 codes = [self.expr(a, lk.stmt) for a in lk.args]
@@ -65,11 +72,16 @@ class Statements(ThreadedLikelihood):
             st = p.prior.stmt
             if p.block is not None:
                 continue
+            if p.gp is not None:
+                statements.append((st.span.line, [Line(f"{p.gp.z} ~ std_normal();", stmt_comment(self.m, st))]))
+                continue
             if self.explicit_noncentered(p):
                 statements.append((st.span.line, [Line(self.standard_statement(p), stmt_comment(self.m, st))]))
                 continue
             fam = p.prior.family
             codes = [self.expr(a, st) for a in p.prior.args]
+            if p.sum_to_zero:
+                codes = sum_to_zero_scale(codes, self.size_of(p.domain))
             args = ", ".join(c.text for c in stan_order(fam, codes))
             target = self.block_of_corr(p.name).chol if p.shape == "corr" else p.stan
             line = Line(f"{target} ~ {fam.stan}({args});", stmt_comment(self.m, st))
@@ -80,6 +92,11 @@ class Statements(ThreadedLikelihood):
         # `[a, b] ~ Normal(0, 1)` keeps its names' order).
         for _, lines in sorted(statements, key=lambda t: t[0]):
             self.out.model.extend(lines)
+
+    def outcome_stan(self, outcome: str) -> str:
+        """The outcome's values: a modelled column's merged vector, else its data."""
+        c = self.m.modelled_named(outcome)
+        return c.stan if c is not None else self.m.data_var(outcome).stan  # type: ignore[union-attr]
 
     def ordinal_likelihood(self, lk: Likelihood, y: str, codes: list[Code]) -> list[Line]:
         """`y ~ ordered_logistic(eta, c)`, written out in a form twice as fast under stanli and

@@ -28,7 +28,7 @@ _LOCAL = re.compile(r"^vector\[[^\]]*\]\s+(\w+)")
 
 def threadable(model: CheckedModel) -> bool:
     """One likelihood over the rows and no parameter varying by row (the slices' shapes)."""
-    if len(model.likelihoods) != 1:
+    if len(model.likelihoods) != 1 or model.modelled:
         return False
     lk = model.likelihoods[0]
     if model.letter_domains.get(id(lk.stmt), ROWS) != ROWS:

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mlmdsl.compiler import ast
+from mlmdsl.compiler import ast, gp
 from mlmdsl.compiler.ir import (
     ROWS,
     CheckedModel,
     Correlated,
     DataVar,
     Derived,
+    GaussianProcess,
     Likelihood,
+    Modelled,
     Ordinal,
     Param,
     Prior,
 )
 from mlmdsl.compiler.passes.constraints import bounds
+from mlmdsl.compiler.passes.modelled import modelled_names
 from mlmdsl.compiler.passes.noncentering import block_note, centered_choice, choose
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym, index_column
 
@@ -37,6 +40,8 @@ class _Builder:
         self.dims_taken: set[str] = set()
         self.blocks: dict[str, Correlated] = {}
         self.ordinals: tuple[Ordinal, ...] = ()
+        self.modelled: tuple[Modelled, ...] = ()
+        self.gps: dict[str, GaussianProcess] = {}
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -48,7 +53,9 @@ class _Builder:
         self.blocks = self.build_blocks(stan_names)
         self.ordinals = self.build_ordinals(stan_names)
         derived = self.build_derived(stan_names)
+        self.gps = self.build_gps(stan_names)
         params = self.build_params(stan_names)
+        self.modelled = self.build_modelled(stan_names)
         data = self.build_data(stan_names, derived)
         likelihoods = tuple(
             Likelihood(st.targets[0], st.family, st.args, st.node)  # type: ignore[arg-type]
@@ -70,7 +77,62 @@ class _Builder:
             letters,  # type: ignore[arg-type]
             tuple(dict.fromkeys(self.blocks.values())),
             self.ordinals,
+            self.modelled,
+            tuple(self.gps.values()),
         )
+
+    def build_gps(self, stan: dict[str, str]) -> dict[str, GaussianProcess]:
+        out: dict[str, GaussianProcess] = {}
+        for st in self.ctx.stmts:
+            if st.family is not gp.GP_FAMILY:
+                continue
+            mean, cov = st.args
+            kst = self.ctx.defined[cov.id]  # type: ignore[union-attr]
+            call = kst.rhs
+            assert isinstance(call, ast.Call)
+            dist, etasq, rhosq, delta = call.args
+            name = st.targets[0]
+            out[name] = GaussianProcess(
+                name,
+                self.ctx.letter_domain(st),  # type: ignore[arg-type]
+                call.func,
+                cov.id,  # type: ignore[union-attr]
+                dist.id,  # type: ignore[union-attr]
+                stan[dist.id],  # type: ignore[union-attr]
+                etasq,
+                rhosq,
+                delta,
+                mean,
+                st.node,  # type: ignore[arg-type]
+                kst.node,  # type: ignore[arg-type]
+                self.ctx.names.fresh(f"z_{stan[name]}"),
+                self.ctx.names.fresh(f"L_{stan[cov.id]}"),  # type: ignore[union-attr]
+            )
+        return out
+
+    def build_modelled(self, stan: dict[str, str]) -> tuple[Modelled, ...]:
+        out = []
+        for name in modelled_names(self.ctx):
+            st = self.ctx.defined[name]
+            assert st.family is not None
+            lower, upper, _ = bounds(self.ctx, self.ctx.syms[name], st)
+            s = stan[name]
+            out.append(
+                Modelled(
+                    name,
+                    s,
+                    self.ctx.names.fresh(f"{s}_data"),
+                    self.ctx.names.fresh(f"N_{s}_missing"),
+                    self.ctx.names.fresh(f"{s}_missing_rows"),
+                    self.ctx.names.fresh(f"{s}_impute"),
+                    self.dim_name(f"{name}_missing"),
+                    st.node.span.line,
+                    st.family.discrete,
+                    lower,
+                    upper,
+                )
+            )
+        return tuple(out)
 
     def dim_name(self, base: str) -> str:
         """An output dim name unique among dims, groupings and the model's names (xarray
@@ -197,7 +259,7 @@ class _Builder:
                     shape = "sized"
                 lower, upper, ordered = bounds(self.ctx, sym, st)
                 noncentered = None
-                if shape == "group" and st.kind == "group_prior":
+                if shape == "group" and st.kind == "group_prior" and not st.sum_to_zero:
                     noncentered = choose(self.ctx, sym, st, lower, upper)
                 if shape == "group" and st.kind == "joint_prior":
                     lower = upper = None  # a column of the block's matrix, unconstrained
@@ -222,6 +284,8 @@ class _Builder:
                         st.node.span.line,
                         dim,
                         self.blocks.get(name) if st.kind == "joint_prior" else None,
+                        sum_to_zero=st.sum_to_zero and shape == "group",
+                        gp=self.gps.get(name) if st.family is gp.GP_FAMILY else None,
                     )
                 )
         return tuple(_declaration_order(params))
@@ -240,9 +304,12 @@ class _Builder:
                             roles[n] = ("cutpoints", None)
         for st in self.ctx.stmts:
             if st.kind in ("group_prior", "joint_prior"):
+                args = list(st.args)
+                if st.family is gp.GP_FAMILY and st.targets[0] in self.gps:
+                    args.append(self.ctx.defined[self.gps[st.targets[0]].cov].rhs)
                 hyper = {
                     n
-                    for a in st.args
+                    for a in args
                     for n in ast.names_in(a)
                     if self.ctx.syms.get(n, Sym("", "")).role == "param"
                 }
@@ -264,7 +331,9 @@ class _Builder:
                 st = outcomes[name]
                 fam = st.family
                 discrete = bool(fam and fam.discrete)
-                out.append(DataVar(name, stan[name], ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
+                # A modelled column's data are its observed values; its own name is the merged vector.
+                stan_y = next((c.values for c in self.modelled if c.name == name and not c.discrete), stan[name])
+                out.append(DataVar(name, stan_y, ROWS, "outcome", discrete, None, fam, st.target_spans[0]))
                 continue
             if sym.role == "derived":
                 d = derived_by_name.get(name)

@@ -32,7 +32,7 @@ def prior_checks(ctx: Context, st: Stmt) -> None:
         ctx.err("E204", f"{fam.name} cannot be the distribution of an outcome", st.node.rhs.span)
     if st.kind != "likelihood" and not fam.prior and not fam.discrete:
         ctx.err("E204", f"{fam.name} cannot be a prior", st.node.rhs.span)
-    if fam.name == "MVNormal" and st.kind != "joint_prior":
+    if fam.name == "MVNormal" and st.kind != "joint_prior" and fam.arity == 3:  # 2: a GP (passes/gp.py)
         ctx.err(
             "E205",
             "MVNormal is for correlated effects: write `[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)`",

@@ -74,7 +74,8 @@ def identification(ctx: Context) -> None:
             f"{listed} enter {what} only as a sum, so they are not identified separately",
             span,
             "keep one intercept mean and give the other group effects mean 0, e.g. "
-            "`g[j] ~ Normal(0, sigma_g)`",
+            "`g[j] ~ Normal(0, sigma_g)`, or make them sum to zero: "
+            "`g[j] ~ Normal(0, sigma_g) @sum_to_zero`",
         )
 
     for st in ctx.stmts:

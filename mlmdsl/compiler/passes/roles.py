@@ -8,11 +8,13 @@ distribution slot each direct argument fills, and reports names that need a prio
 
 from __future__ import annotations
 
-from mlmdsl.compiler import ast
+from mlmdsl.compiler import ast, gp
 from mlmdsl.compiler.diagnostics import suggest
 from mlmdsl.compiler.families import FUNCTIONS, LINKS, Family, family_names, lookup_family
 from mlmdsl.compiler.ir import ROWS
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym, Use, index_column
+
+SUM_TO_ZERO = "sum_to_zero"
 
 # A prior to suggest for a parameter that has none, by the distribution slot it fills.
 _EXAMPLE_PRIOR = {
@@ -45,6 +47,7 @@ def read_statements(ctx: Context) -> None:
             continue
         if stmt is not None:
             stmt.centered = annotations(ctx, node)
+            stmt.sum_to_zero = any(a.name == SUM_TO_ZERO for a in node.annotations)
             ctx.stmts.append(stmt)
 
 
@@ -75,8 +78,10 @@ def annotations(ctx: Context, node: ast.Sample | ast.Assign) -> bool | None:
             centered = True
         elif a.name in ("noncentered", "noncentred", "non_centered"):
             centered = False
-        else:
-            ctx.err("E207", f"unknown annotation `@{a.name}`", a.span, "known: @centered, @noncentered")
+        elif a.name != SUM_TO_ZERO:  # checked with the effect it constrains (passes/effects.py)
+            ctx.err(
+                "E207", f"unknown annotation `@{a.name}`", a.span, "known: @centered, @noncentered, @sum_to_zero"
+            )
     return centered
 
 
@@ -112,8 +117,19 @@ def family_of(ctx: Context, call: ast.Expr) -> tuple[Family, tuple[ast.Expr, ...
 
 
 def sample(ctx: Context, node: ast.Sample) -> Stmt | None:
-    got = family_of(ctx, node.rhs)
     lhs = node.lhs
+    if (
+        isinstance(node.rhs, ast.Call)
+        and gp.is_gp_call(node.rhs.func, len(node.rhs.args))
+        and isinstance(lhs, ast.Index)
+        and isinstance(lhs.base, ast.Name)
+        and len(lhs.indices) == 1
+        and isinstance(lhs.indices[0], ast.Name)
+    ):
+        # A Gaussian process: one effect per level, covariance from a kernel (passes/gp.py).
+        letter = lhs.indices[0].id
+        return Stmt(node, "group_prior", (lhs.base.id,), (lhs.base.span,), letter, gp.GP_FAMILY, node.rhs.args)
+    got = family_of(ctx, node.rhs)
     shape_hint = "the left of `~` is an outcome `y[i]`, a parameter `b`, `alpha[j]`, or `[a, b][j]`"
     # A bad distribution is reported once; the statement still declares its left side, so
     # the rest of the model is checked without "no prior" errors in its wake.
@@ -178,6 +194,8 @@ def assign(ctx: Context, node: ast.Assign) -> Stmt | None:
             )
             return None
         link, lhs = lhs.func, lhs.args[0]
+    if isinstance(lhs, ast.Name) and isinstance(node.rhs, ast.Call) and node.rhs.func in gp.KERNELS:
+        return Stmt(node, "kernel", (lhs.id,), (lhs.span,), None, link=link, rhs=node.rhs)
     if isinstance(lhs, ast.Name):
         return Stmt(node, "derived", (lhs.id,), (lhs.span,), None, link=link, rhs=node.rhs)
     if (
@@ -202,7 +220,7 @@ def assign_roles(ctx: Context) -> None:
     defined: dict[str, Stmt] = {}
     for st in ctx.stmts:
         for name, span in zip(st.targets, st.target_spans, strict=True):
-            role = {"likelihood": "outcome", "derived": "derived"}.get(st.kind, "param")
+            role = {"likelihood": "outcome", "derived": "derived", "kernel": "kernel"}.get(st.kind, "param")
             prev = defined.get(name)
             if prev is not None:
                 duplicate(ctx, name, span, prev, st)
@@ -216,6 +234,9 @@ def assign_roles(ctx: Context) -> None:
     for st in ctx.stmts:
         for expr in st.exprs:
             collect_uses(ctx, expr, st, top=True)
+    for sym in ctx.syms.values():
+        if sym.role == "data" and any(u.slot == "matrix" for u in sym.uses):
+            sym.role = "matrix"  # supplied beside the table (data/matrices.py)
 
 
 def duplicate(ctx: Context, name: str, span: ast.Span, prev: Stmt, st: Stmt) -> None:
@@ -248,6 +269,9 @@ def collect_uses(ctx: Context, expr: ast.Expr, st: Stmt, top: bool = False, slot
             collect_index(ctx, indices[0], st)
         case ast.Index():
             ctx.err("E315", f"cannot index `{ast.to_text(expr.base)}`", expr.span)
+        case ast.Call(func=func, args=args) if func in gp.KERNELS and top and st.kind == "kernel":
+            for a, slot in zip(args, ("matrix", "positive", "positive", "positive"), strict=False):
+                collect_uses(ctx, a, st, slot=slot)
         case ast.Call(func=func, args=args):
             if top and st.family is not None:
                 pass  # distributions are handled below; a call here is a math function

@@ -33,6 +33,7 @@ class Stmt:
     link: str = "identity"
     rhs: ast.Expr | None = None
     centered: bool | None = None  # per-statement @centered / @noncentered
+    sum_to_zero: bool = False  # `@sum_to_zero` on an index-effect line
 
     @property
     def exprs(self) -> tuple[ast.Expr, ...]:
@@ -146,15 +147,28 @@ class Context:
             return False
         if sym.role == "param":
             return True
+        if sym.role == "outcome":
+            return self.is_imputable(name)  # partly parameters (passes/modelled.py)
         if sym.role != "derived":
             return False
         st = self.defined[name]
         return any(self._depends_on_params(n, seen | {name}) for n in ast.names_in(st.rhs))
 
+    def is_imputable(self, name: str) -> bool:
+        """A continuous outcome another statement uses: a modelled column, whose missing cells
+        are parameters (a discrete one is read as data)."""
+        st = self.defined.get(name)
+        sym = self.syms.get(name)
+        if st is None or sym is None or st.kind != "likelihood" or st.family is None or st.family.discrete:
+            return False
+        return any(u.stmt is not st for u in sym.uses)
+
     def is_data_expr(self, e: ast.Expr) -> bool:
         for n in ast.names_in(e):
             sym = self.syms.get(n)
-            if sym is not None and (sym.role == "param" or (sym.role == "derived" and self.depends_on_params(n))):
+            if sym is None:
+                continue
+            if sym.role == "param" or (sym.role in ("derived", "outcome") and self.depends_on_params(n)):
                 return False
         return True
 

@@ -1,0 +1,124 @@
+"""K-fold cross-validation (mlmdsl.calibration.kfold): folds, held-out log densities for seen
+and unseen groups, agreement with PSIS-LOO where LOO is reliable, and `mlm compare --criterion
+kfold` printing the LOO-form table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmdsl.api import Model
+from mlmdsl.calibration.kfold import KfoldError, _posterior_draws, fold_ids, held_out_log_lik
+
+VARYING = """\
+y[i] ~ Normal(mu[i], sigma)
+mu[i] = a[g[i]]
+a[j] ~ Normal(abar, sigma_a)
+abar ~ Normal(0, 1)
+sigma_a ~ Exponential(1)
+sigma ~ Exponential(1)
+"""
+POOLED = "y[i] ~ Normal(mu[i], sigma)\nmu[i] = a\na ~ Normal(0, 1)\nsigma ~ Exponential(1)\n"
+SAMPLER = {"chains": 2, "iter_warmup": 200, "iter_sampling": 300}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(2)
+    g = np.arange(40) % 5
+    effects = np.array([-1.5, -0.5, 0.0, 0.7, 1.6])
+    path = tmp_path_factory.mktemp("kfold") / "data.csv"
+    pd.DataFrame({"y": effects[g] + rng.normal(0, 0.6, 40), "g": g}).to_csv(path, index=False)
+    return path
+
+
+def test_row_folds_are_balanced_and_group_folds_keep_groups_together() -> None:
+    table = pd.DataFrame({"g": np.repeat(list("abcdefg"), 3)})
+    ids = fold_ids(table, 4, seed=1)
+    assert sorted(np.bincount(ids)) == [5, 5, 5, 6]
+    assert not np.array_equal(ids, fold_ids(table, 4, seed=2))
+    grouped = fold_ids(table, 3, group="g", seed=1)
+    assert all(len(set(grouped[table["g"] == level])) == 1 for level in "abcdefg")
+    assert set(grouped) == {0, 1, 2}
+    with pytest.raises(KfoldError, match="--folds must be between 2 and the number of levels of `g` \\(7\\)"):
+        fold_ids(table, 8, group="g")
+    with pytest.raises(KfoldError, match="--group-folds names `h`"):
+        fold_ids(table, 2, group="h")
+
+
+def test_held_out_density_uses_seen_levels_and_draws_unseen_ones(data) -> None:
+    model = Model.from_string(VARYING)
+    table = pd.read_csv(data)
+    train, test = table[table["g"] != 4], table[table["g"] >= 3]
+    fit = model.fit(train, seed=1, refresh=0, **SAMPLER)
+    given = _posterior_draws(fit, model.checked, model.bind(test))
+    a = given["a"]  # the held-out design's levels: 3 (seen) and 4 (unseen)
+    assert a.shape == (600, 2) and not np.isnan(a[:, 0]).any() and np.isnan(a[:, 1]).all()
+    log_lik = held_out_log_lik(fit, model, test, seed=1)
+    assert log_lik.shape == (600, len(test)) and np.isfinite(log_lik).all()
+    # Level 4 is new: its effect comes from the population, so its rows (y near 1.6) fit worse
+    # than level 3's rows, whose effect was estimated.
+    elpd = np.log(np.exp(log_lik).mean(axis=0))
+    seen = elpd[(test["g"] == 3).to_numpy()].mean()
+    unseen = elpd[(test["g"] == 4).to_numpy()].mean()
+    assert unseen < seen
+
+
+def test_kfold_agrees_with_psis_loo_where_loo_is_reliable(data) -> None:
+    import logging
+
+    from distributed import LocalCluster
+
+    from mlmdsl.calibration.kfold import compare_kfold, kfold
+    from mlmdsl.posterior.compare import pointwise
+
+    model = Model.from_string(VARYING, "varying")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as c:
+        result = kfold(model, data, K=5, seed=3, scheduler=c.scheduler_address, **SAMPLER)
+        pooled = kfold(Model.from_string(POOLED, "pooled"), data, K=5, seed=3, scheduler=c.scheduler_address, **SAMPLER)
+    loo = pointwise(model.fit(data, seed=1, refresh=0, **SAMPLER)).estimate()
+    est = result.estimate()
+    assert est["n"] == 40 and np.isfinite(result.pointwise.elpd).all()
+    # K-fold refits and LOO approximates the same leave-out predictive density.
+    assert est["elpd"] == pytest.approx(loo["elpd"], abs=max(2.0, est["se_elpd"] / 2))
+    assert 1 < est["p"] < 10
+    table = compare_kfold({"varying": result, "pooled": pooled})
+    assert list(table.columns) == ["elpd_diff", "se_diff", "elpd_kfold", "se_elpd_kfold", "p_kfold",
+                                   "se_p_kfold", "kfoldic", "se_kfoldic"]
+    assert table.index[0] == "varying" and table["elpd_diff"].iloc[1] < -5  # the groups matter
+
+
+def test_mlm_compare_criterion_kfold(data, tmp_path) -> None:
+    (tmp_path / "varying.mlm").write_text(VARYING)
+    (tmp_path / "pooled.mlm").write_text(POOLED)
+    cmd = [sys.executable, "-m", "mlmdsl.cli", "compare", str(tmp_path / "varying.mlm"), str(tmp_path / "pooled.mlm"),
+           "--data", str(data), "--criterion", "kfold", "--folds", "3", "--group-folds", "g", "--chains", "2",
+           "--iter-warmup", "100", "--iter-sampling", "100", "--seed", "1", "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    header, *rows = done.stdout.strip().splitlines()
+    assert header.split() == ["elpd_diff", "se_diff", "elpd_kfold", "se_elpd_kfold", "p_kfold", "se_p_kfold",
+                              "kfoldic", "se_kfoldic"]
+    assert {r.split()[0] for r in rows} == {"varying", "pooled"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--criterion", "kfold", "--folds", "1"], "--folds must be at least 2"),
+        (["--folds", "3"], "--folds and --group-folds need --criterion kfold"),
+        (["--criterion", "kfold", "--group-folds", "nope"], "--group-folds names `nope`"),
+    ],
+)
+def test_kfold_usage_errors_exit_2(data, tmp_path, flags, message, capsys) -> None:
+    from mlmdsl.cli import main
+
+    (tmp_path / "a.mlm").write_text(VARYING)
+    (tmp_path / "b.mlm").write_text(POOLED)
+    assert main(["compare", str(tmp_path / "a.mlm"), str(tmp_path / "b.mlm"), "--data", str(data), *flags]) == 2
+    assert message in capsys.readouterr().err
