@@ -114,6 +114,7 @@ SAMPLER_LIMITS: dict[str, Limit] = {
     "max_treedepth": Limit(int, 1),
     "refresh": Limit(int, 0),
     "parallel_chains": Limit(int, 1),
+    "threads_per_chain": Limit(int, 1),
 }
 
 
@@ -132,6 +133,9 @@ class SampleConfig:
     parallel_chains: int | None = None
     output_dir: Path | None = None  # where CSVs go (cmdstan); None = a fresh temp dir
     progress: bool = True  # progress bars on a terminal or notebook, plain lines otherwise
+    # Threads within each chain: reduce_sum's slices run in parallel (stanli; CmdStan builds
+    # with STAN_THREADS). 1 = none.
+    threads_per_chain: int = 1
 
     def __post_init__(self) -> None:
         for name, limit in SAMPLER_LIMITS.items():

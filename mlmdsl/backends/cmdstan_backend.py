@@ -76,7 +76,9 @@ class CmdStanBackend:
         version = cmdstan_version_string(cmdstan)
         seed = resolve_seed(config.seed)
         compile_start = time.perf_counter()
-        exe, compiled = compiled_executable(stan_code, version, cmdstan, announce=config.shows_progress)
+        exe, compiled = compiled_executable(
+            stan_code, version, cmdstan, announce=config.shows_progress, threads=config.threads_per_chain > 1
+        )
         start = time.perf_counter()
         run_dir, is_temp = _output_dir(config)
         try:
@@ -231,12 +233,17 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
         runs.append(
             ChainRun(
                 chain=index + 1,
-                command=args.compose_command(index, str(csv_file)),
+                command=_with_threads(args.compose_command(index, str(csv_file)), config.threads_per_chain),
                 csv_file=csv_file,
                 console_file=run_dir / f"{prefix}_{index + 1}-stdout.txt",
             )
         )
     return runs
+
+
+def _with_threads(command: list[str], threads: int) -> list[str]:
+    """CmdStan's top-level `num_threads` (after the executable), for a STAN_THREADS build."""
+    return command if threads <= 1 else [command[0], f"num_threads={threads}", *command[1:]]
 
 
 def _unused_prefix(directory: Path, prefix: str) -> str:

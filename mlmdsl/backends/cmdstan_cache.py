@@ -53,6 +53,10 @@ def user_cache_root(platform: str = sys.platform) -> Path:
     return Path.home() / ".cache"
 
 
+# Appended to the program for the cache key of a STAN_THREADS build.
+THREADS_KEY = "\n\0STAN_THREADS"
+
+
 def program_for_key(stan_code: str) -> str:
     """The program without its leading `//` comment lines (mlmdsl's header names the .mlm file
     as typed: `examples/x.mlm` and `/abs/examples/x.mlm` are the same program)."""
@@ -76,14 +80,15 @@ def model_dir(stan_code: str, cmdstan_version: str, cmdstan_location: Path | str
 
 
 def compiled_executable(
-    stan_code: str, cmdstan_version: str, cmdstan: Path, *, announce: bool = True
+    stan_code: str, cmdstan_version: str, cmdstan: Path, *, announce: bool = True, threads: bool = False
 ) -> tuple[Path, bool]:
-    """The executable for `stan_code` and whether it had to be compiled now.
+    """The executable for `stan_code` and whether it had to be compiled now. `threads` builds
+    it with STAN_THREADS (for threads_per_chain > 1), a cache entry of its own.
 
     A cache hit needs no write access (a shared read-only cache works); a miss compiles under
     the entry's lock.
     """
-    entry = model_dir(stan_code, cmdstan_version, cmdstan)
+    entry = model_dir(stan_code + (THREADS_KEY if threads else ""), cmdstan_version, cmdstan)
     exe = entry / EXE_NAME
     if exe.is_file():
         return exe, False
@@ -102,7 +107,7 @@ def compiled_executable(
                     file=sys.stderr,
                     flush=True,
                 )
-            _compile_into(entry, stan_code)
+            _compile_into(entry, stan_code, threads)
             return exe, True
     except Timeout:
         raise BackendError(
@@ -131,7 +136,7 @@ def _unwritable(entry: Path, exc: OSError) -> BackendError:
     )
 
 
-def _compile_into(entry: Path, stan_code: str) -> None:
+def _compile_into(entry: Path, stan_code: str, threads: bool = False) -> None:
     """Compile in a private directory beside `entry` (same file system), then move into place."""
     from cmdstanpy import compile_stan_file
 
@@ -145,7 +150,8 @@ def _compile_into(entry: Path, stan_code: str) -> None:
         stan_file.write_text(stan_code, encoding="utf-8")
         try:
             with _quiet_cmdstanpy():
-                built = Path(compile_stan_file(str(stan_file)))
+                options = {"STAN_THREADS": True} if threads else None
+                built = Path(compile_stan_file(str(stan_file), cpp_options=options))
         except (ValueError, RuntimeError) as exc:
             raise BackendError(
                 f"CmdStan could not compile the Stan program. stanc/the C++ compiler said:\n{exc}"

@@ -97,6 +97,7 @@ def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
             max_depth=config.max_treedepth,
             refresh=config.refresh if config.shows_progress else 0,
             parallel_chains=config.parallel_chains,
+            threads_per_chain=config.threads_per_chain,
         )
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"stanli sampling failed: {exc}") from exc

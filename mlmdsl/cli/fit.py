@@ -9,7 +9,14 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmdsl.cli.common import add_sampler_arguments, print_diagnostics, read_model, sampler_options, usage_error
+from mlmdsl.cli.common import (
+    add_sampler_arguments,
+    checked,
+    print_diagnostics,
+    read_model,
+    sampler_options,
+    usage_error,
+)
 from mlmdsl.compiler import PARAMETERIZATIONS
 from mlmdsl.compiler.diagnostics import CompileError
 from mlmdsl.modelfile import data_path
@@ -71,6 +78,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 refresh=0 if args.quiet else args.refresh,
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
+                sufficient_statistics=not args.no_sufficient_statistics,
+                threads_per_chain=args.threads_per_chain,
             )
         if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
@@ -121,6 +130,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-generated-quantities",
         action="store_true",
         help="leave out log_lik and replicated outcomes (large data; no LOO or PPC)",
+    )
+    p.add_argument(
+        "--threads-per-chain",
+        type=checked("threads_per_chain"),
+        default=1,
+        help="threads within each chain (the likelihood as reduce_sum); an integer >= 1",
+    )
+    p.add_argument(
+        "--no-sufficient-statistics",
+        action="store_true",
+        help="keep the likelihood per row (default: over cells of rows sharing all values but the outcome)",
     )
     p.add_argument(
         "--parameterization",

@@ -44,11 +44,15 @@ def compile_source(
     centered: Mapping[str, bool] | None = None,
     reasons: Mapping[str, str] | None = None,
     default_centered: bool = False,
+    cells: bool = False,
+    threads: bool = False,
 ) -> Compiled:
     """`centered` overrides the parameterization per group-level parameter (`{"alpha": True}`
     samples `alpha` centred), `reasons` explains each choice in its N600 note, and
     `default_centered` is the form of every statement neither the text nor `centered` decides.
-    A line's `@centered`/`@noncentered` and the file's `@centered` directive always win."""
+    A line's `@centered`/`@noncentered` and the file's `@centered` directive always win.
+    `cells` writes the likelihood over cells of identical rows (sufficient statistics; the data
+    must then carry mlmdsl.data.cells' arrays); `threads` writes it as `reduce_sum`."""
     program, diags = parse(source, filename)
     if program is None:
         return Compiled(source, filename, tuple(diags), generated_quantities=generated_quantities)
@@ -56,6 +60,6 @@ def compile_source(
     diags = [*diags, *check_diags]
     if model is None:
         return Compiled(source, filename, tuple(diags), program, generated_quantities=generated_quantities)
-    lowered = lower(model, generated_quantities)
+    lowered = lower(model, generated_quantities, cells=cells, threads=threads)
     code = emit(lowered.program, filename)
     return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities)

@@ -100,6 +100,8 @@ def _header(fit: Fit) -> str:
     lines = [f"  Model: {fit.model_name}"]
     lines += [f"         {statement}" for statement in fit.schema.statements]
     lines.append(f"   Data: {_data_line(fit)}")
+    if cells := fit.data_info.get("cells"):
+        lines.append(f"         likelihood over {cells['cells']:,} cells of {cells['rows']:,} rows")
     config = fit.config
     total = fit.n_chains * fit.n_draws
     lines.append(

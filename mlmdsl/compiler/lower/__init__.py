@@ -16,8 +16,10 @@ building on the one before (imports point one way):
 from __future__ import annotations
 
 from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.lower.cells import cell_kind
 from mlmdsl.compiler.lower.generated import Generated
 from mlmdsl.compiler.lower.program import Line, Lowered, StanProgram
+from mlmdsl.compiler.lower.threads import threadable
 from mlmdsl.compiler.parse import gc_paused
 
 __all__ = ["Line", "Lowered", "StanProgram", "lower"]
@@ -28,13 +30,28 @@ class _Lowerer(Generated):
         self.declare_data()
         self.declare_parameters()
         self.lower_derived()
-        self.lower_model()
+        with self.over_cells():
+            self.lower_model()
         gq_vars = self.lower_generated()
         return Lowered(self.out, self.schema(gq_vars))
 
 
-def lower(model: CheckedModel, generated_quantities: bool = True, *, _offset_multiplier: bool = False) -> Lowered:
-    """`_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
+def lower(
+    model: CheckedModel,
+    generated_quantities: bool = True,
+    *,
+    _offset_multiplier: bool = False,
+    cells: bool = False,
+    threads: bool = False,
+) -> Lowered:
+    """`cells` writes the likelihood over cells of rows (sufficient statistics, lower/cells.py;
+    only where `cells.cell_kind(model)` is not None; the data then needs `data.cells`' arrays).
+    `threads` writes it as `reduce_sum` over slices of rows (lower/threads.py), for
+    within-chain threads; cells, where both are asked, win (the likelihood is then small).
+    `_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
     private, for the benchmark that compares the two (benchmarks/stuck_chains.py)."""
+    lowerer = _Lowerer(model, generated_quantities, _offset_multiplier)
+    lowerer.cells = cells and cell_kind(model) is not None
+    lowerer.threads = threads and not lowerer.cells and threadable(model)
     with gc_paused():  # see parse.gc_paused
-        return _Lowerer(model, generated_quantities, _offset_multiplier).run()
+        return lowerer.run()

@@ -48,6 +48,9 @@ class Expressions:
         self.uses: dict[str, int] = {}
         self.z_names: dict[str, str] = {}  # non-centred parameter -> its standard normal (z_alpha)
         self.plans: dict[int, tuple[str, str]] = {}
+        # Over cells (lower/cells.py): the size of the row index, and row data -> its cell copy.
+        self.n_rows = "N"
+        self.row_alias: dict[str, str] = {}
 
     def _redirect(self, name: str, default: str) -> str:
         """A use of `p` reads the linear predictor only where p itself is never computed."""
@@ -116,20 +119,21 @@ class Expressions:
         d = self.m.derived_named(name)
         if d is not None:
             if d.data_only and (dv := self.m.data_var(name, level or ROWS)) is not None:
-                return Code(dv.stan, True, dv.integer)
-            return Code(self._redirect(name, d.stan), True)
+                return Code(self.row_alias.get(dv.stan, dv.stan), True, dv.integer)
+            stan = self._redirect(name, d.stan)
+            return Code(self.row_alias.get(stan, stan), True)
         # Through the model's index of data by (name, level): a scan of model.data per use made
         # lowering quadratic in the model's length.
         candidates = list(self.m.data_vars(name, level or ROWS))
         # Prefer the value form (predictor/outcome) over the index form of a column.
         candidates.sort(key=lambda dv: dv.kind == "index")
         dv = candidates[0]
-        return Code(dv.stan, True, dv.integer)
+        return Code(self.row_alias.get(dv.stan, dv.stan), True, dv.integer)
 
     def index_var(self, col: str, level: str | None) -> str:
         dv = next((d for d in self.m.data_vars(col, level or ROWS) if d.kind == "index"), None)
         assert dv is not None, f"no index array for {col} at {level}"
-        return dv.stan
+        return self.row_alias.get(dv.stan, dv.stan)
 
     def level_of(self, stmt) -> str | None:
         if stmt is None:
@@ -166,4 +170,4 @@ class Expressions:
         return c
 
     def size_of(self, level: str | None) -> str:
-        return "N" if level in (None, ROWS) else self.m.groupings[level].stan_size
+        return self.n_rows if level in (None, ROWS) else self.m.groupings[level].stan_size

@@ -49,7 +49,7 @@ def functions(lw: Lowerer) -> None:
     """The functions block: each family Stan lacks, once."""
     names = [lk.family.stan for lk in lw.m.likelihoods if lk.family.functions]
     if names:
-        lw.out.functions.extend(definitions(names))
+        lw.out.functions.extend(Line(text) for text in definitions(names))
 
 
 # ---- the model block ----------------------------------------------------------------------

@@ -25,7 +25,7 @@ class StanProgram:
     model: list[Line] = field(default_factory=list)
     generated_quantities: list[Line] = field(default_factory=list)
     gq_locals: list[Line] = field(default_factory=list)  # inside a nested block: not saved
-    functions: list[str] = field(default_factory=list)  # the functions block, as written
+    functions: list[Line] = field(default_factory=list)  # the functions block (families, reduce_sum)
 
 
 @dataclass(frozen=True)

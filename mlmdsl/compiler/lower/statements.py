@@ -6,8 +6,8 @@ from __future__ import annotations
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
 from mlmdsl.compiler.lower import families_extra
-from mlmdsl.compiler.lower.glm import GlmPlanning
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
+from mlmdsl.compiler.lower.threads import ThreadedLikelihood
 
 
 def stan_order(fam: Family, codes: list[Code]) -> list[Code]:
@@ -24,7 +24,7 @@ def sum_to_zero_scale(codes: list[Code], n: str) -> list[Code]:
     return [loc, Code(f"{wrap(scale, 2)} * inv(sqrt(1 - inv({n})))", scale.vector, False, 2)]
 
 
-class Statements(GlmPlanning):
+class Statements(ThreadedLikelihood):
     def likelihood_args(self, lk: Likelihood, shortcut: tuple[str, str] | None) -> tuple[str, list[Code]]:
         fam = lk.family
         codes = [self.expr(a, lk.stmt) for a in lk.args]
@@ -37,9 +37,12 @@ class Statements(GlmPlanning):
     def lower_model(self) -> None:
         families_extra.functions(self)  # type: ignore[arg-type]
         plans = self.plan_shortcuts()
-        glms = {id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None}
+        glms = {} if self.cells or self.threads else {
+            id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None
+        }
         needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
-        self.out.model.extend(self.row_locals(needed))
+        if not self.threads:  # with threads they are computed per slice, in the partial sum
+            self.out.model.extend(self.row_locals(needed))
         self.plans = plans
         statements: list[tuple[int, list[Line]]] = []
         for lk in self.m.likelihoods:
@@ -54,11 +57,17 @@ class Statements(GlmPlanning):
                 comment = f"{stmt_comment(self.m, lk.stmt)}; {stmt_comment(self.m, d.stmt)}"
                 statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
                 continue
+            if self.threads:
+                statements.append((lk.stmt.span.line, self.threaded_likelihood(lk, y, needed)))
+                continue
             extra = families_extra.model_lines(self, lk, y)  # type: ignore[arg-type]
             if extra is not None:
                 statements.append((lk.stmt.span.line, extra))
                 continue
             stan_fam, codes = self.likelihood_args(lk, plans.get(id(lk.stmt)))
+            if self.cells:
+                statements.append((lk.stmt.span.line, self.cell_likelihood(lk, y, stan_fam, codes)))
+                continue
             if lk.family.support == "ordinal":
                 statements.append((lk.stmt.span.line, self.ordinal_likelihood(lk, y, codes)))
                 continue
@@ -127,6 +136,7 @@ class Statements(GlmPlanning):
     def row_locals(self, needed: set[str]) -> list[Line]:
         """Row-level derived quantities that depend on parameters, in dependency order."""
         lines = []
+        n = self.size_of(ROWS)
         for d in self.m.derived:
             if d.name not in needed or d.level != ROWS or d.data_only:
                 continue
@@ -134,11 +144,11 @@ class Statements(GlmPlanning):
             if d.name in self.shortcut_locals:
                 code = self.expr(d.rhs, d.stmt)
                 local = self.shortcut_locals[d.name]
-                lines.append(Line(f"vector[N] {local} = {vector_text(code, 'N')};", comment))
+                lines.append(Line(f"vector[{n}] {local} = {vector_text(code, n)};", comment))
                 if d.name in self.value_needed:
                     inv = LINKS[d.link].inverse_stan
-                    lines.append(Line(f"vector[N] {d.stan} = {inv}({local});"))
+                    lines.append(Line(f"vector[{n}] {d.stan} = {inv}({local});"))
                 continue
             code = self.derived_code(d)
-            lines.append(Line(f"vector[N] {d.stan} = {vector_text(code, 'N')};", comment))
+            lines.append(Line(f"vector[{n}] {d.stan} = {vector_text(code, n)};", comment))
         return lines

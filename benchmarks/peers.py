@@ -1,0 +1,258 @@
+"""Performance II: our default fit against the peers, side by side, min bulk ESS per second.
+
+    python benchmarks/peers.py [--models m71_3] [--chains 4] [--iter 1000] [--seeds 1]
+                               [--variants default,rows,threads2,short_warmup] [--no-bambi]
+
+For each model (benchmarks/specs.py) and seed, in this process one after the other:
+- ours, as `Model.fit` runs it, in variants: `default` (sufficient statistics where the data has
+  cells, `auto` parameterization), `rows` (sufficient_statistics=False), `threads2`
+  (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the warm-up);
+- brms's own program on the same backend (../shared/anchors/brms, its own data), as run.py does;
+- bambi 0.21 on PyMC and on nutpie, in the benchmark's own Python 3.12 venv
+  (benchmarks/.venv-peers, created on first use; formulas below; bambi's default priors, which
+  are not brms's: the comparison is of samplers on the same likelihood, not the same model);
+- CmdStan (our default program), where found.
+
+Measured: min bulk ESS (ArviZ) over every scalar of the user's parameters (ours) or over the
+shared quantities (brms, see specs.py), divided by (a) the whole call's wall time (compile or
+build + sample + wrapping) and (b) sampling alone; and ours ÷ each peer. Writes
+benchmarks/results/<stamp>-peers.json. Not run in CI; the machine's load average is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks import specs  # noqa: E402
+from benchmarks.measure import ess_rhat, scalars  # noqa: E402
+
+PEERS_VENV = REPO / "benchmarks" / ".venv-peers"
+# bambi formulas for the lecture models (the same likelihood as our .mlm; bambi's priors).
+BAMBI = {
+    "m71_2": ("con ~ 1 + (1|id)", "gaussian", None),
+    "m71_3": ("pulled_left ~ 0 + C(treatment) + (1|actor) + (1|block)", "bernoulli", "chimpanzees"),
+    "sleep_slopes": ("Reaction ~ 1 + Days + (1 + Days|Subject)", "gaussian", None),
+    "trolley_varying": ("response ~ 0 + action + intention + contact + (1|id)", "cumulative", None),
+}
+
+VARIANTS = {
+    "default": {},
+    "rows": {"sufficient_statistics": False},
+    "threads2": {"threads_per_chain": 2},
+    "short_warmup": {"warmup_fraction": 0.25},
+}
+
+
+def _loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def min_ess(draws: dict[str, np.ndarray]) -> float:
+    values = ess_rhat(scalars(draws))
+    return float(min(ess for ess, _ in values.values())) if values else float("nan")
+
+
+def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str = "stanli") -> dict[str, Any]:
+    from mlmdsl.api import Model
+
+    options = dict(VARIANTS[variant])
+    warmup = cfg["warmup"]
+    if "warmup_fraction" in options:
+        warmup = max(50, int(warmup * options.pop("warmup_fraction")))
+    data = specs_data(bench)
+    start = time.perf_counter()
+    model = Model.from_file(REPO / bench.mlm, generated_quantities=False)
+    fit = model.fit(
+        data if bench.prepare is None else bench.prepare(data),
+        backend=backend,
+        chains=cfg["chains"],
+        iter_warmup=warmup,
+        iter_sampling=cfg["iter"],
+        seed=seed,
+        progress=False,
+        **options,
+    )
+    whole = time.perf_counter() - start
+    import arviz as az
+
+    bulk = az.ess(fit.idata.posterior, method="bulk")
+    ess = float(min(float(np.min(bulk[v].values)) for v in bulk.data_vars))
+    cells = fit.data_info.get("cells")
+    return {
+        "who": f"ours:{variant}" + (f":{backend}" if backend != "stanli" else ""),
+        "seed": seed,
+        "whole_s": whole,
+        "sampling_s": fit.elapsed_seconds,
+        "min_ess": ess,
+        "cells": cells,
+    }
+
+
+def specs_data(bench) -> Any:
+    shared = Path(os.environ.get("MLMDSL_SHARED", REPO.parent / "shared"))
+    path = shared / "data" / bench.data
+    sep = ";" if bench.data in ("chimpanzees.csv", "Trolley.csv", "reedfrogs.csv", "UCBadmit.csv", "Kline.csv") else ","
+    import pandas as pd
+
+    return pd.read_csv(path, sep=sep)
+
+
+def run_brms(bench, cfg: dict[str, Any], seed: int) -> dict[str, Any] | None:
+    if bench.brms is None:
+        return None
+    from mlmdsl.backends.base import SampleConfig
+    from mlmdsl.backends.registry import get_backend
+
+    anchors = Path(os.environ.get("MLMDSL_SHARED", REPO.parent / "shared")) / "anchors" / "brms"
+    code = (anchors / f"{bench.brms}.stan").read_text()
+    data = json.loads((anchors / f"{bench.brms}.standata.json").read_text())
+    data = {k: np.asarray(v) if isinstance(v, list) else v for k, v in data.items()}
+    config = SampleConfig(chains=cfg["chains"], iter_warmup=cfg["warmup"], iter_sampling=cfg["iter"], seed=seed,
+                          refresh=0, progress=False)
+    start = time.perf_counter()
+    raw = get_backend("stanli").sample(code, data, config)
+    whole = time.perf_counter() - start
+    shared = {s.label: np.asarray(s.brms(raw.draws)) for s in bench.shared}
+    return {"who": "brms:stanli", "seed": seed, "whole_s": whole, "sampling_s": raw.elapsed_seconds,
+            "min_ess": min_ess(shared) if shared else min_ess(raw.draws)}
+
+
+def peers_python() -> Path | None:
+    """The 3.12 venv with bambi 0.21 and nutpie, created on first use (None if that fails)."""
+    py = PEERS_VENV / "bin" / "python"
+    if py.exists():
+        return py
+    candidates = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python"))
+    if not candidates:
+        return None
+    try:
+        subprocess.run([str(candidates[-1]), "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "bambi==0.21.*", "nutpie", "arviz"], check=True)
+    except subprocess.CalledProcessError as exc:
+        print(f"could not set up {PEERS_VENV}: {exc}", file=sys.stderr)
+        return None
+    return py
+
+
+_BAMBI_WORKER = r"""
+import json, sys, time
+import pandas as pd, numpy as np
+t0 = time.perf_counter()
+import bambi as bmb, arviz as az
+job = json.loads(sys.argv[1])
+df = pd.read_csv(job["data"], sep=job["sep"])
+if job.get("prep") == "chimpanzees":
+    df["treatment"] = 1 + df["prosoc_left"] + 2 * df["condition"]
+start = time.perf_counter()
+model = bmb.Model(job["formula"], df, family=job["family"])
+kw = dict(draws=job["iter"], tune=job["warmup"], chains=job["chains"], random_seed=job["seed"], progressbar=False)
+if job["sampler"] == "nutpie":
+    kw["inference_method"] = "nutpie"
+s = time.perf_counter()
+idata = model.fit(**kw)
+sampling = time.perf_counter() - s
+ess = az.ess(idata.posterior, method="bulk")
+m = float(min(float(np.min(ess[v].values)) for v in ess.data_vars))
+print(json.dumps({"whole_s": time.perf_counter() - start, "sampling_s": sampling, "min_ess": m}))
+"""
+
+
+def run_bambi(bench, cfg: dict[str, Any], seed: int, sampler: str) -> dict[str, Any] | None:
+    if bench.name not in BAMBI:
+        return None
+    py = peers_python()
+    if py is None:
+        return {"who": f"bambi:{sampler}", "seed": seed, "error": "no Python 3.12 venv with bambi"}
+    formula, family, prep = BAMBI[bench.name]
+    shared = Path(os.environ.get("MLMDSL_SHARED", REPO.parent / "shared"))
+    sep = ";" if bench.data in ("chimpanzees.csv", "Trolley.csv") else ","
+    job = dict(data=str(shared / "data" / bench.data), sep=sep, prep=prep, formula=formula, family=family,
+               chains=cfg["chains"], iter=cfg["iter"], warmup=cfg["warmup"], seed=seed, sampler=sampler)
+    start = time.perf_counter()
+    result = subprocess.run([str(py), "-c", _BAMBI_WORKER, json.dumps(job)], capture_output=True, text=True)
+    if result.returncode != 0:
+        return {"who": f"bambi:{sampler}", "seed": seed, "error": result.stderr.strip().splitlines()[-1:]}
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out["whole_s"] = time.perf_counter() - start  # the whole call includes bambi's import
+    return {"who": f"bambi:{sampler}", "seed": seed, **out}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'who':24} {'seed':>4} {'whole s':>8} {'sample s':>8} {'minESS':>7} {'ESS/s whole':>11} "
+             f"{'ESS/s samp':>10} {'ours÷it whole':>13} {'ours÷it samp':>12}"]
+    ours = next((r for r in rows if r["who"] == "ours:default" and "error" not in r), None)
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['who']:24} {r['seed']:>4}  error: {r['error']}")
+            continue
+        w, s = r["min_ess"] / r["whole_s"], r["min_ess"] / r["sampling_s"]
+        rw = rs = float("nan")
+        if ours is not None:
+            rw = (ours["min_ess"] / ours["whole_s"]) / w
+            rs = (ours["min_ess"] / ours["sampling_s"]) / s
+        lines.append(f"{r['who']:24} {r['seed']:>4} {r['whole_s']:8.1f} {r['sampling_s']:8.1f} {r['min_ess']:7.0f} "
+                     f"{w:11.1f} {s:10.1f} {rw:13.2f} {rs:12.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="m71_2,m71_3,sleep_slopes,trolley_varying")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--iter", type=int, default=1000)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--seeds", default="1")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--no-bambi", action="store_true")
+    p.add_argument("--cmdstan", action="store_true", help="also our default program on CmdStan (if found)")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = p.parse_args(argv)
+    cfg = {"chains": args.chains, "iter": args.iter, "warmup": args.warmup or args.iter}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name in args.models.split(","):
+        bench = specs.BY_NAME[name]
+        rows: list[dict[str, Any]] = []
+        for seed in seeds:
+            for variant in args.variants.split(","):
+                rows.append(run_ours(bench, cfg, seed, variant))
+            if args.cmdstan:
+                from mlmdsl.backends.cmdstan_backend import find_cmdstan
+
+                if find_cmdstan() is not None:
+                    rows.append(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
+            if (brms := run_brms(bench, cfg, seed)) is not None:
+                rows.append(brms)
+            if not args.no_bambi:
+                for sampler in ("pymc", "nutpie"):
+                    if (b := run_bambi(bench, cfg, seed, sampler)) is not None:
+                        rows.append(b)
+        results[name] = rows
+        print(f"\n== {name} ({cfg['chains']} chains x {cfg['warmup']} + {cfg['iter']}, seeds {seeds}, "
+              f"load {_loadavg()})")
+        print(table(rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"{stamp}-peers.json").write_text(
+        json.dumps({"config": cfg, "seeds": seeds, "results": results}, indent=1, default=str)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

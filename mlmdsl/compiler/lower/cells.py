@@ -1,0 +1,226 @@
+"""The likelihood over cells (sufficient statistics), when the binder found that many rows share
+every value the likelihood reads (Stan User's Guide, "Exploiting sufficient statistics").
+
+A *cell* is a set of rows with identical row-level data other than the outcome (group indices,
+predictors): the linear predictor, and every argument of the likelihood, is the same for all its
+rows. The model block then computes the row-level quantities once per cell (each row column is
+copied to the cells in transformed data, `action_cell = action[cell_row]`) and the likelihood
+reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/cells.py):
+
+  Bernoulli/Binomial   successes and trials summed:  S_c ~ binomial(T_c, p_c)
+  Poisson              counts summed, rows counted:   Y_c ~ poisson(n_c * lambda_c)
+  Normal               n_c, the mean ybar_c and the within-cell sum of squares SS_c:
+                         sum_i normal_lpdf(y_i | mu, sigma)
+                           = normal_lpdf(ybar | mu, sigma / sqrt(n)) - (n - 1) log(sigma)
+                             - SS / (2 sigma^2) - (n - 1)/2 log(2 pi) - log(n)/2
+                       (the last two terms are constants and left out)
+  OrderedLogistic      the rows of each (cell, category) pair counted: the log probability of
+                       a category in a cell is computed once and weighted by its count.
+
+Each equals the row-wise log density up to a constant, so the posterior is exactly the same.
+Generated quantities (log_lik, replicated outcomes) stay per row, computed over the rows as
+without cells: LOO, PPC and predictions do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+
+from mlmdsl.compiler.ir import ROWS, CheckedModel, Likelihood
+from mlmdsl.compiler.lower.glm import GlmPlanning
+from mlmdsl.compiler.lower.program import Code, Line, is_identifier, stmt_comment, wrap
+
+# Outcome family -> the kind of sufficient statistics its cells carry.
+CELL_KINDS = {
+    "Bernoulli": "binomial",
+    "Binomial": "binomial",
+    "Poisson": "poisson",
+    "Normal": "normal",
+    "OrderedLogistic": "ordinal",
+}
+
+
+@dataclass(frozen=True)
+class CellNames:
+    """The Stan names of the cells' data, shared by lowering and the binder (data/cells.py)."""
+
+    n: str = "N_cell"  # number of cells
+    row: str = "cell_row"  # a row of each cell (its first)
+    y: str = "cell_y"  # binomial/poisson: the summed outcome
+    trials: str = "cell_trials"  # binomial: the summed trials
+    count: str = "cell_n"  # poisson/normal: rows in each cell
+    mean: str = "cell_mean"  # normal: the mean outcome of each cell
+    ss: str = "cell_ss"  # normal: sum of squares about the cell mean
+    n_pairs: str = "N_cell_pair"  # ordinal: number of (cell, category) pairs with rows
+    pair_cell: str = "pair_cell"
+    pair_y: str = "pair_y"
+    pair_count: str = "pair_n"
+
+
+def cell_names(model: CheckedModel) -> CellNames:
+    """CellNames, each made distinct from every name the model's program already uses."""
+    taken = set(model.stan_names.values()) | {d.stan for d in model.data} | {"N"}
+    taken |= {g.stan_size for g in model.groupings.values()} | {o.stan_k for o in model.ordinals}
+    chosen = {}
+    for f in fields(CellNames):
+        name = f.default
+        while name in taken:
+            name += "_"
+        taken.add(name)  # type: ignore[arg-type]
+        chosen[f.name] = name
+    return CellNames(**chosen)  # type: ignore[arg-type]
+
+
+def cell_kind(model: CheckedModel) -> str | None:
+    """The kind of sufficient statistics this model's likelihood can use, or None: one likelihood
+    over the rows of a family in CELL_KINDS, and no parameter that varies by row (then every row
+    is its own cell)."""
+    if len(model.likelihoods) != 1 or model.modelled:
+        return None
+    lk = model.likelihoods[0]
+    if model.letter_domains.get(id(lk.stmt), ROWS) != ROWS:
+        return None
+    if any(p.domain == ROWS for p in model.params):
+        return None
+    if lk.censoring is not None or lk.truncated:  # each row's own bound or censoring: no cells
+        return None
+    return CELL_KINDS.get(lk.family.name)
+
+
+def cell_key_vars(model: CheckedModel) -> list:
+    """The row-level data a cell's rows share: every row column the program reads except the
+    outcome and trials (which are summed)."""
+    return [d for d in model.data if d.level == ROWS and d.in_stan and d.kind in ("index", "predictor")]
+
+
+class CellLikelihoods(GlmPlanning):
+    cells: bool = False
+    cell: CellNames
+
+    @contextmanager
+    def over_cells(self) -> Iterator[None]:
+        """While the model block is lowered: the rows are the cells (row columns read their
+        cell copies, `vector[N_cell]` locals). The generated quantities are lowered after, per row."""
+        if not self.cells:
+            yield
+            return
+        c = self.cell = cell_names(self.m)
+        for name in (getattr(c, f.name) for f in fields(CellNames)):
+            self.names.reserve(name)
+        self.declare_cell_data()
+        td = self.out.transformed_data
+        for dv in cell_key_vars(self.m):
+            copy = self.names.fresh(f"{dv.stan}_cell")
+            kind = f"array[{c.n}] int" if dv.integer else f"vector[{c.n}]"
+            td.append(Line(f"{kind} {copy} = {dv.stan}[{c.row}];", f"{dv.name} per cell"))
+            self.row_alias[dv.stan] = copy
+        for d in self.m.derived:  # data-only row quantities computed in transformed data
+            if d.data_only and d.level == ROWS and self.m.data_var(d.name, ROWS) is None:
+                copy = self.names.fresh(f"{d.stan}_cell")
+                td.append(Line(f"vector[{c.n}] {copy} = {d.stan}[{c.row}];", f"{d.name} per cell"))
+                self.row_alias[d.stan] = copy
+        self.n_rows = c.n
+        try:
+            yield
+        finally:
+            self.n_rows = "N"
+            self.row_alias = {}
+
+    def declare_cell_data(self) -> None:
+        c, lk = self.cell, self.m.likelihoods[0]
+        kind = CELL_KINDS[lk.family.name]
+        out = self.out.data
+        out.append(Line(f"int<lower=0> {c.n};", "number of cells: rows sharing all row-level data but the outcome"))
+        out.append(Line(f"array[{c.n}] int<lower=1, upper=N> {c.row};", "a row of each cell"))
+        if kind == "binomial":
+            out.append(Line(f"array[{c.n}] int<lower=0> {c.y};", f"{lk.outcome} summed per cell"))
+            out.append(Line(f"array[{c.n}] int<lower=0> {c.trials};", "trials summed per cell"))
+        elif kind == "poisson":
+            out.append(Line(f"array[{c.n}] int<lower=0> {c.y};", f"{lk.outcome} summed per cell"))
+            out.append(Line(f"vector<lower=1>[{c.n}] {c.count};", "rows per cell"))
+        elif kind == "normal":
+            out.append(Line(f"vector<lower=1>[{c.n}] {c.count};", "rows per cell"))
+            out.append(Line(f"vector[{c.n}] {c.mean};", f"mean {lk.outcome} per cell"))
+            out.append(Line(f"vector<lower=0>[{c.n}] {c.ss};", f"sum of squares of {lk.outcome} about its cell mean"))
+        else:
+            o = self.m.ordinal(lk.outcome)
+            assert o is not None
+            out.append(Line(f"int<lower=0> {c.n_pairs};", "number of (cell, category) pairs with rows"))
+            out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={c.n}> {c.pair_cell};"))
+            out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={o.stan_k}> {c.pair_y};"))
+            out.append(Line(f"vector<lower=1>[{c.n_pairs}] {c.pair_count};", "rows per pair"))
+
+    def cell_likelihood(self, lk: Likelihood, y: str, stan_fam: str, codes: list[Code]) -> list[Line]:
+        """The likelihood statement over the cells (the arguments already lowered per cell)."""
+        c = self.cell
+        comment = stmt_comment(self.m, lk.stmt) + " (over cells)"
+        kind = CELL_KINDS[lk.family.name]
+        p = codes[lk.family.mean_arg]
+        if kind == "binomial":
+            fam = "binomial_logit" if stan_fam.endswith("_logit") else "binomial"
+            return [Line(f"{c.y} ~ {fam}({c.trials}, {p.text});", comment)]
+        if kind == "poisson":
+            if stan_fam == "poisson_log":
+                log_n = self.names.fresh(f"log_{c.count}")
+                self.out.transformed_data.append(Line(f"vector[{c.n}] {log_n} = log({c.count});"))
+                return [Line(f"{c.y} ~ poisson_log({log_n} + {wrap(p, 1)});", comment)]
+            times = ".*" if p.vector else "*"
+            return [Line(f"{c.y} ~ poisson({c.count} {times} {wrap(self.as_real(p), 2)});", comment)]
+        if kind == "normal":
+            return self.normal_cells(codes, comment)
+        return self.ordinal_cells(lk, y, codes, comment)
+
+    def normal_cells(self, codes: list[Code], comment: str) -> list[Line]:
+        c = self.cell
+        mu, sigma = (self.as_real(x) for x in codes)
+        sqrt_n = self.names.fresh(f"sqrt_{c.count}")
+        self.out.transformed_data.append(Line(f"vector[{c.n}] {sqrt_n} = sqrt({c.count});"))
+        s = wrap(sigma, 3)
+        lines = [Line(f"{c.mean} ~ normal({mu.text}, {s} ./ {sqrt_n});", comment)]
+        if sigma.vector:
+            within = (
+                f"target += -dot_product({c.count} - 1, log({sigma.text}))"
+                f" - 0.5 * dot_product({c.ss}, inv_square({sigma.text}));"
+            )
+        else:
+            total = self.names.fresh(f"{c.ss}_total")
+            self.out.transformed_data.append(Line(f"real {total} = sum({c.ss});"))
+            within = f"target += -(N - {c.n}) * log({sigma.text}) - 0.5 * {total} / square({sigma.text});"
+        lines.append(Line(within, "the spread within cells"))
+        return lines
+
+    def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
+        """As Statements.ordinal_likelihood, with each (cell, category) pair's log probability
+        weighted by its rows."""
+        c = self.cell
+        o = self.m.ordinal(lk.outcome)
+        assert o is not None
+        eta, cut = self.as_real(codes[0]), codes[1]
+        counts = self.names.fresh(f"n_{y}")
+        below, above = self.names.fresh(f"{cut.text}_below"), self.names.fresh(f"{cut.text}_above")
+        loop = self.names.fresh("n")
+        k = o.stan_k
+        self.out.transformed_data += [
+            Line(f"vector[{k}] {counts} = rep_vector(0, {k});", f"rows per category of {lk.outcome}"),
+            Line(f"for ({loop} in 1:N) {counts}[{y}[{loop}]] += 1;"),
+        ]
+        lines = [
+            Line("{", comment + ", ordered_logistic written out"),
+            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut.text});"),
+            Line(f"  vector[{k}] {above} = append_row({cut.text}, positive_infinity());"),
+        ]
+        if not (eta.vector and is_identifier(eta.text)):
+            local = self.names.fresh("eta_cell")
+            value = eta.text if eta.vector else f"rep_vector({eta.text}, {c.n})"
+            lines.append(Line(f"  vector[{c.n}] {local} = {value};"))
+            eta = Code(local, True)
+        e = f"{eta.text}[{c.pair_cell}]"
+        lines += [
+            Line(f"  target += dot_product({c.pair_count}, log_inv_logit({e} - {below}[{c.pair_y}])"),
+            Line(f"                                  + log_inv_logit({above}[{c.pair_y}] - {e}))"),
+            Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
+            Line("}"),
+        ]
+        return lines

@@ -1,0 +1,96 @@
+"""Cells of identical rows, and their sufficient statistics, from the bound data.
+
+The binder's half of the likelihood over cells (mlmdsl/compiler/lower/cells.py says what the
+Stan program does with them). A cell is the set of rows sharing every row-level value the
+program reads other than the outcome (and a Binomial's trials, which are summed). The cells are
+worth it when they are clearly fewer than the rows; otherwise the likelihood stays per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.lower.cells import CELL_KINDS, cell_key_vars, cell_kind, cell_names
+
+if TYPE_CHECKING:
+    from mlmdsl.data.bind import BoundData
+
+# Cells are used when there are at most this fraction of the rows: below it the likelihood's cost
+# falls in proportion; near 1 the copies and the extra data are not worth it.
+WORTH_IT_BELOW = 0.8
+
+
+@dataclass(frozen=True)
+class Cells:
+    kind: str  # binomial, poisson, normal, ordinal (compiler.lower.cells.CELL_KINDS)
+    n_rows: int
+    n_cells: int
+    row_cell: np.ndarray  # each row's cell, 0-based
+    stan_data: dict[str, int | np.ndarray]  # the cells' entries of the Stan data
+
+    @property
+    def summary(self) -> str:
+        return f"likelihood over {self.n_cells:,} cells of {self.n_rows:,} rows"
+
+
+def find_cells(model: CheckedModel, bound: BoundData, *, worth_it_below: float = WORTH_IT_BELOW) -> Cells | None:
+    """The cells of `bound`'s rows, or None when the model's likelihood cannot use them or they
+    are not clearly fewer than the rows."""
+    kind = cell_kind(model)
+    if kind is None:
+        return None
+    cells = cells_of(model, bound.stan_data)
+    if cells.n_cells > worth_it_below * cells.n_rows:
+        return None
+    return cells
+
+
+def cells_of(model: CheckedModel, data: dict) -> Cells:
+    """The cells and their statistics, whether or not they are worth it."""
+    kind = cell_kind(model)
+    assert kind is not None
+    names = cell_names(model)
+    n_rows = int(data["N"])
+    keys = [np.asarray(data[dv.stan], dtype=float) for dv in cell_key_vars(model)]
+    if keys:
+        _, first, inverse = np.unique(np.column_stack(keys), axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    else:  # nothing varies by row: one cell
+        first, inverse = np.zeros(1, dtype=int), np.zeros(n_rows, dtype=int)
+    n_cells = len(first)
+    lk = model.likelihoods[0]
+    y_dv = model.data_var(lk.outcome)
+    assert y_dv is not None and lk.family.name in CELL_KINDS
+    y = np.asarray(data[y_dv.stan])
+    rows = np.bincount(inverse, minlength=n_cells)
+    out: dict[str, int | np.ndarray] = {names.n: n_cells, names.row: first.astype(np.int64) + 1}
+    if kind == "binomial":
+        trials_dv = next((d for d in model.data if d.kind == "trials"), None)
+        trials = np.asarray(data[trials_dv.stan]) if trials_dv is not None else np.ones(n_rows)
+        out[names.y] = _int_sums(inverse, y, n_cells)
+        out[names.trials] = _int_sums(inverse, trials, n_cells)
+    elif kind == "poisson":
+        out[names.y] = _int_sums(inverse, y, n_cells)
+        out[names.count] = rows.astype(float)
+    elif kind == "normal":
+        y = y.astype(float)
+        mean = np.bincount(inverse, weights=y, minlength=n_cells) / rows
+        ss = np.bincount(inverse, weights=(y - mean[inverse]) ** 2, minlength=n_cells)
+        out[names.count] = rows.astype(float)
+        out[names.mean] = mean
+        out[names.ss] = ss
+    else:
+        pairs, pair_rows = np.unique(np.column_stack([inverse, y.astype(np.int64)]), axis=0, return_counts=True)
+        out[names.n_pairs] = len(pairs)
+        out[names.pair_cell] = pairs[:, 0].astype(np.int64) + 1
+        out[names.pair_y] = pairs[:, 1].astype(np.int64)
+        out[names.pair_count] = pair_rows.astype(float)
+    return Cells(kind, n_rows, n_cells, inverse, out)
+
+
+def _int_sums(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(inverse, weights=np.asarray(values, dtype=float), minlength=n).round().astype(np.int64)

@@ -1,0 +1,284 @@
+"""The likelihood over cells (sufficient statistics): the cells found in real data, the log
+density equal to the row-wise one up to a constant (checked on fixed parameter values through
+stanli's log_prob_grad), stanc3-valid programs, and the same posterior and LOO with and without."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmdsl.api import Model
+from mlmdsl.compiler import compile_source
+from mlmdsl.data.cells import cells_of, find_cells
+from mlmdsl.posterior.report import format_report
+from tests.conftest import EXAMPLES, shared_file
+
+CHIMPS = (EXAMPLES / "chimpanzees.mlm").read_text()
+TROLLEY = (EXAMPLES / "trolley.mlm").read_text()
+
+NORMAL_SHARED_SIGMA = """
+y[i] ~ Normal(mu[i], sigma)
+mu[i] = a[g[i]] + b * x[i]
+a[j] ~ Normal(0, 2)
+b ~ Normal(0, 1)
+sigma ~ Exponential(1)
+"""
+
+NORMAL_SIGMA_PER_GROUP = """
+y[i] ~ Normal(mu[i], s[g[i]])
+mu[i] = a[g[i]] + b * x[i]
+a[j] ~ Normal(0, 2)
+s[j] ~ Exponential(1)
+b ~ Normal(0, 1)
+"""
+
+POISSON = """
+y[i] ~ Poisson(lambda[i])
+log(lambda[i]) = a[g[i]] + b * x[i]
+a[j] ~ Normal(0, 1)
+b ~ Normal(0, 1)
+"""
+
+POISSON_IDENTITY = """
+y[i] ~ Poisson(lambda[i])
+lambda[i] = a[g[i]]
+a[j] ~ Exponential(1)
+"""
+
+BINOMIAL = """
+s[i] ~ Binomial(n[i], p[i])
+logit(p[i]) = a[g[i]] + b * x[i]
+a[j] ~ Normal(0, 1)
+b ~ Normal(0, 1)
+"""
+
+BERNOULLI_NO_SHORTCUT = """
+y[i] ~ Bernoulli(p[i])
+p[i] = inv_logit(a[g[i]])
+a[j] ~ Normal(0, 1)
+"""
+
+
+def _simulated(seed: int = 1, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = rng.integers(1, 6, n)
+    x = rng.integers(0, 3, n).astype(float)
+    trials = rng.integers(1, 8, n)
+    return pd.DataFrame(
+        {
+            "g": g,
+            "x": x,
+            "y": rng.normal(g * 0.3 + x, 1.0 + 0.2 * g),
+            "n": trials,
+            "s": rng.binomial(trials, 0.4),
+        }
+    )
+
+
+def _counts(df: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = df.copy()
+    df["y"] = rng.poisson(np.exp(0.2 * df["g"] + 0.1 * df["x"]))
+    return df
+
+
+def _binary(df: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = df.copy()
+    df["y"] = rng.binomial(1, 0.3 + 0.05 * df["g"])
+    return df
+
+
+def _chimps() -> pd.DataFrame:
+    return pd.read_csv(shared_file("chimpanzees.csv"), sep=";")
+
+
+def _trolley() -> pd.DataFrame:
+    return pd.read_csv(shared_file("Trolley.csv"), sep=";")
+
+
+# ---- the cells found -------------------------------------------------------------------------
+
+
+def test_chimpanzees_cells_are_the_distinct_actor_block_treatment_combinations() -> None:
+    df = _chimps()
+    model = Model.from_string(CHIMPS)
+    cells = find_cells(model.checked, model.bind(df))
+    assert cells is not None and cells.kind == "binomial"
+    treatment = 1 + df["prosoc_left"] + 2 * df["condition"]
+    expected = df.assign(t=treatment).groupby(["actor", "block", "t"]).ngroups
+    # 167, not 7 x 6 x 4 = 168: actor 2 never has treatment 4 in block 1.
+    assert (cells.n_cells, cells.n_rows) == (expected, 504) == (167, 504)
+    assert cells.stan_data["cell_y"].sum() == df["pulled_left"].sum()
+    assert cells.stan_data["cell_trials"].sum() == 504
+
+
+def test_trolley_cells_are_the_distinct_person_and_story_features() -> None:
+    df = _trolley()
+    model = Model.from_string(TROLLEY)
+    cells = find_cells(model.checked, model.bind(df))
+    assert cells is not None and cells.kind == "ordinal"
+    assert (cells.n_cells, cells.n_rows) == (1986, 9930)
+    pairs = df.groupby(["id", "action", "intention", "contact", "response"]).ngroups
+    assert cells.stan_data["N_cell_pair"] == pairs
+    assert cells.stan_data["pair_n"].sum() == 9930
+    assert cells.summary == "likelihood over 1,986 cells of 9,930 rows"
+
+
+def test_no_cells_when_every_row_is_its_own() -> None:
+    df = _simulated()
+    df["x"] = np.arange(len(df), dtype=float)  # a continuous predictor: every row differs
+    model = Model.from_string(NORMAL_SHARED_SIGMA)
+    assert find_cells(model.checked, model.bind(df)) is None
+
+
+def test_normal_statistics_are_the_cell_means_and_sums_of_squares() -> None:
+    df = _simulated()
+    model = Model.from_string(NORMAL_SHARED_SIGMA)
+    cells = cells_of(model.checked, model.bind(df).stan_data)
+    groups = df.groupby(["g", "x"])["y"]
+    np.testing.assert_allclose(np.sort(cells.stan_data["cell_mean"]), np.sort(groups.mean().to_numpy()))
+    ss = groups.apply(lambda v: ((v - v.mean()) ** 2).sum())
+    np.testing.assert_allclose(np.sort(cells.stan_data["cell_ss"]), np.sort(ss.to_numpy()), atol=1e-9)
+
+
+# ---- the log density: the row-wise one up to a constant ------------------------------------
+
+
+def _log_densities(source: str, df: pd.DataFrame, cells: bool, points: np.ndarray, code: str | None = None):
+    import stanli
+
+    model = Model.from_string(source)
+    bound = model.bind(df)
+    data = dict(bound.stan_data)
+    if cells:
+        data.update(cells_of(model.checked, data).stan_data)
+    if code is None:
+        code = compile_source(source, cells=cells).stan_code
+    sm = stanli.Model(stan_code=code, data=data, seed=1)
+    return np.array([sm.log_prob_grad(q)[0] for q in points])
+
+
+def _n_unconstrained(source: str, df: pd.DataFrame) -> int:
+    import stanli
+
+    model = Model.from_string(source)
+    sm = stanli.Model(stan_code=model.stan_code(), data=model.bind(df).stan_data, seed=1)
+    dims = 1
+    while True:  # the smallest q log_prob_grad accepts
+        try:
+            sm.log_prob_grad(np.zeros(dims))
+            return dims
+        except Exception:  # noqa: BLE001 - stanli raises on a wrongly sized q
+            dims += 1
+            assert dims < 500
+
+
+CASES = {
+    "normal, shared sigma": (NORMAL_SHARED_SIGMA, _simulated),
+    "normal, sigma per group": (NORMAL_SIGMA_PER_GROUP, _simulated),
+    "poisson log link": (POISSON, lambda: _counts(_simulated())),
+    "poisson identity": (POISSON_IDENTITY, lambda: _counts(_simulated())),
+    "binomial": (BINOMIAL, _simulated),
+    "bernoulli without shortcut": (BERNOULLI_NO_SHORTCUT, lambda: _binary(_simulated())),
+    "chimpanzees": (CHIMPS, _chimps),
+}
+
+
+def _check_constant_difference(source: str, df: pd.DataFrame, code: str | None = None) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    points = rng.normal(0, 0.7, size=(6, _n_unconstrained(source, df)))
+    rows = _log_densities(source, df, False, points)
+    over_cells = _log_densities(source, df, True, points, code)
+    return rows - over_cells
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_log_density_over_cells_differs_from_rows_by_a_constant(case: str) -> None:
+    source, data = CASES[case]
+    df = data()
+    model = Model.from_string(source)
+    assert find_cells(model.checked, model.bind(df)) is not None, "the case must have cells"
+    diff = _check_constant_difference(source, df)
+    assert np.ptp(diff) < 1e-6 * max(1.0, np.abs(diff).max()), diff
+
+
+def test_trolley_log_density_over_cells_differs_by_a_constant() -> None:
+    df = _trolley().iloc[:2000]  # 2,000 rows keep stanli's build short
+    diff = _check_constant_difference(TROLLEY, df)
+    assert np.ptp(diff) < 1e-6 * max(1.0, np.abs(diff).max()), diff
+
+
+def test_a_dropped_within_cell_term_is_caught() -> None:
+    """The planted fault: the Normal cells without `the spread within cells` line."""
+    df = _simulated()
+    code = compile_source(NORMAL_SHARED_SIGMA, cells=True).stan_code
+    faulty = "\n".join(line for line in code.splitlines() if "target += -(N - N_cell)" not in line)
+    assert faulty != code
+    diff = _check_constant_difference(NORMAL_SHARED_SIGMA, df, faulty)
+    assert np.ptp(diff) > 1.0
+
+
+# ---- the programs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [*(s for s, _ in CASES.values()), TROLLEY], ids=[*CASES, "trolley"])
+def test_cell_programs_pass_stanc(source: str, stanc: Path, tmp_path: Path) -> None:
+    code = compile_source(source, cells=True).stan_code
+    assert "N_cell" in code
+    stan_file = tmp_path / "model.stan"
+    stan_file.write_text(code, encoding="utf-8")
+    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + code
+
+
+@pytest.mark.parametrize("source", [s for s, _ in CASES.values()], ids=list(CASES))
+def test_generated_quantities_stay_per_row(source: str) -> None:
+    """log_lik and the replicated outcomes are the same code with and without cells."""
+    def generated(code: str) -> list[str]:
+        block = code.split("generated quantities {")[1]
+        return [" ".join(line.split("//")[0].split()) for line in block.splitlines()]
+
+    assert generated(compile_source(source).stan_code) == generated(compile_source(source, cells=True).stan_code)
+
+
+# ---- fits: the same posterior and LOO ------------------------------------------------------------
+
+
+def test_same_posterior_and_loo_with_and_without_cells() -> None:
+    df = _chimps()
+    model = Model.from_string(CHIMPS)
+    kw = dict(chains=2, iter_warmup=400, iter_sampling=400, seed=11, progress=False)
+    with_cells = model.fit(df, **kw)
+    without = model.fit(df, sufficient_statistics=False, **kw)
+    assert with_cells.data_info["cells"] == {"cells": 167, "rows": 504, "kind": "binomial"}
+    assert without.data_info["cells"] is None
+    assert "cell_y" in with_cells.stan_code and "cell_y" not in without.stan_code
+    a, b = with_cells.summary(), without.summary()
+    # Monte Carlo error of each mean from its bulk ESS
+    se = np.sqrt(a["Est.Error"] ** 2 / a["Bulk_ESS"] + b["Est.Error"] ** 2 / b["Bulk_ESS"])
+    z = ((a["Estimate"] - b["Estimate"]) / se).abs()
+    assert (z < 4.5).all(), z.sort_values().tail()
+    sd_ratio = a["Est.Error"] / b["Est.Error"]
+    assert ((sd_ratio > 0.7) & (sd_ratio < 1.4)).all(), sd_ratio.sort_values()
+    loo_a, loo_b = with_cells.loo(), without.loo()
+    elpd = [float(getattr(x, "elpd_loo", getattr(x, "elpd", np.nan))) for x in (loo_a, loo_b)]
+    assert abs(elpd[0] - elpd[1]) < 1.5, elpd
+    assert "likelihood over 167 cells of 504 rows" in format_report(with_cells)
+    assert "cells of" not in format_report(without)
+
+
+@pytest.mark.parametrize("flag, expected", [([], True), (["--no-sufficient-statistics"], False)])
+def test_mlm_fit_switch(flag: list[str], expected: bool, capsys) -> None:
+    from mlmdsl.cli import main
+
+    data = shared_file("chimpanzees.csv")
+    args = ["fit", str(EXAMPLES / "chimpanzees.mlm"), "--data", str(data), "--quiet", "--seed", "3"]
+    assert main([*args, "--chains", "1", "--iter-warmup", "100", "--iter-sampling", "100", *flag]) == 0
+    report = capsys.readouterr().out
+    assert ("likelihood over 167 cells of 504 rows" in report) is expected, report

@@ -1,0 +1,100 @@
+"""Within-chain threads: the likelihood as reduce_sum over slices of rows. The programs pass
+stanc3, their log density equals the row-wise one exactly, and a threaded fit gives the same
+posterior."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmdsl.api import Model
+from mlmdsl.compiler import compile_source
+from tests.conftest import EXAMPLES, shared_file
+from tests.test_cells import CASES, TROLLEY, _n_unconstrained
+
+SLOPES = (EXAMPLES / "sleep_slopes.mlm").read_text()
+
+
+def _sleep() -> pd.DataFrame:
+    return pd.read_csv(shared_file("sleepstudy.csv"))
+
+
+THREAD_CASES = {**CASES, "sleep slopes": (SLOPES, _sleep), "trolley": (TROLLEY, lambda: pd.read_csv(
+    shared_file("Trolley.csv"), sep=";").iloc[:1500])}
+
+
+@pytest.mark.parametrize("case", THREAD_CASES)
+def test_reduce_sum_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) -> None:
+    code = compile_source(THREAD_CASES[case][0], threads=True).stan_code
+    assert "reduce_sum(" in code
+    stan_file = tmp_path / "model.stan"
+    stan_file.write_text(code, encoding="utf-8")
+    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + code
+
+
+@pytest.mark.parametrize("case", THREAD_CASES)
+def test_reduce_sum_log_density_equals_the_row_wise_one(case: str) -> None:
+    import stanli
+
+    source, data = THREAD_CASES[case]
+    df = data()
+    model = Model.from_string(source)
+    stan_data = model.bind(df).stan_data
+    points = np.random.default_rng(5).normal(0, 0.5, size=(4, _n_unconstrained(source, df)))
+    rows = stanli.Model(stan_code=compile_source(source).stan_code, data=stan_data, seed=1)
+    threaded = stanli.Model(stan_code=compile_source(source, threads=True).stan_code, data=stan_data, seed=1)
+    a = np.array([rows.log_prob_grad(q)[0] for q in points])
+    b = np.array([threaded.log_prob_grad(q)[0] for q in points])
+    # The same up to a constant (`~` and `lupdf` drop the same constants).
+    assert np.ptp(a - b) < 1e-6 * max(1.0, np.abs(a).max()), a - b
+
+
+def test_threaded_fit_gives_the_same_posterior() -> None:
+    df = _sleep()
+    model = Model.from_string(SLOPES)
+    kw = dict(chains=2, iter_warmup=300, iter_sampling=300, seed=5, progress=False)
+    threaded = model.fit(df, threads_per_chain=2, **kw)
+    plain = model.fit(df, **kw)
+    assert "reduce_sum(" in threaded.stan_code and "reduce_sum(" not in plain.stan_code
+    a, b = threaded.summary(), plain.summary()
+    se = np.sqrt(a["Est.Error"] ** 2 / a["Bulk_ESS"] + b["Est.Error"] ** 2 / b["Bulk_ESS"])
+    z = ((a["Estimate"] - b["Estimate"]) / se).abs()
+    assert (z < 4.5).all(), z.sort_values().tail()
+
+
+def test_threads_per_chain_is_checked() -> None:
+    with pytest.raises(ValueError, match="threads_per_chain"):
+        Model.from_string(SLOPES).fit(_sleep(), threads_per_chain=0)
+
+
+def test_cmdstan_threads_build_is_its_own_cache_entry(tmp_path: Path, monkeypatch) -> None:
+    from mlmdsl.backends import cmdstan_cache
+    from mlmdsl.backends.cmdstan_backend import _with_threads
+
+    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path))
+    code = compile_source(SLOPES, threads=True).stan_code
+    plain = cmdstan_cache.model_dir(code, "2.36", tmp_path)
+    threaded = cmdstan_cache.model_dir(code + cmdstan_cache.THREADS_KEY, "2.36", tmp_path)
+    assert plain != threaded
+    assert _with_threads(["./model", "id=1", "sample"], 2) == ["./model", "num_threads=2", "id=1", "sample"]
+    assert _with_threads(["./model", "sample"], 1) == ["./model", "sample"]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.mlm")), ids=lambda p: p.stem)
+def test_every_example_passes_stanc_over_cells_and_with_reduce_sum(path: Path, stanc: Path, tmp_path: Path) -> None:
+    for option in ("cells", "threads"):
+        code = compile_source(path.read_text(), str(path), **{option: True}).stan_code
+        assert code is not None
+        # sum_to_zero_vector is Stan 2.36's; the httpstan wheel's stanc3 is older (as test_golden).
+        code = code.replace("sum_to_zero_vector[", "vector[")
+        stan_file = tmp_path / f"{option}.stan"
+        stan_file.write_text(code, encoding="utf-8")
+        command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, f"{option}:\n{result.stderr}\n{code}"
