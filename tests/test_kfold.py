@@ -81,11 +81,15 @@ def test_kfold_agrees_with_psis_loo_where_loo_is_reliable(data) -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as c:
         result = kfold(model, data, K=5, seed=3, scheduler=c.scheduler_address, **SAMPLER)
         pooled = kfold(Model.from_string(POOLED, "pooled"), data, K=5, seed=3, scheduler=c.scheduler_address, **SAMPLER)
+        # With one row per fold, K-fold *is* exact leave-one-out, which PSIS-LOO approximates.
+        # (At K=5 the estimate also carries the luck of the fold split: on this data set 1.7-2.4
+        # above LOO, too close to the tolerance to test the machinery.)
+        exact = kfold(model, data, K=40, seed=3, scheduler=c.scheduler_address, **SAMPLER)
     loo = pointwise(model.fit(data, seed=1, refresh=0, **SAMPLER)).estimate()
     est = result.estimate()
     assert est["n"] == 40 and np.isfinite(result.pointwise.elpd).all()
-    # K-fold refits and LOO approximates the same leave-out predictive density.
-    assert est["elpd"] == pytest.approx(loo["elpd"], abs=max(2.0, est["se_elpd"] / 2))
+    exact_est = exact.estimate()
+    assert exact_est["elpd"] == pytest.approx(loo["elpd"], abs=max(2.0, exact_est["se_elpd"] / 2))
     assert 1 < est["p"] < 10
     table = compare_kfold({"varying": result, "pooled": pooled})
     assert list(table.columns) == ["elpd_diff", "se_diff", "elpd_kfold", "se_elpd_kfold", "p_kfold",
