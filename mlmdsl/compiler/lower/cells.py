@@ -191,10 +191,11 @@ class CellLikelihoods(GlmPlanning):
         lines.append(Line(within, "the spread within cells"))
         return lines
 
-    def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
-        """As Statements.ordinal_likelihood, with each (cell, category) pair's log probability
-        weighted by its rows."""
-        c = self.cell
+    def ordinal_terms(self, lk: Likelihood, y: str, codes: list[Code]) -> tuple[Code, str, str, str, str, str]:
+        """What both forms of an ordered likelihood (per row, per cell) share: the predictor as a
+        real Code, the rows per category (counted once in transformed data), and the names of
+        the cutpoints padded below (-inf) and above (+inf); returns (eta, cut, counts, below,
+        above, K)."""
         o = self.m.ordinal(lk.outcome)
         assert o is not None
         eta, cut = self.as_real(codes[0]), codes[1]
@@ -206,10 +207,17 @@ class CellLikelihoods(GlmPlanning):
             Line(f"vector[{k}] {counts} = rep_vector(0, {k});", f"rows per category of {lk.outcome}"),
             Line(f"for ({loop} in 1:N) {counts}[{y}[{loop}]] += 1;"),
         ]
+        return eta, cut.text, counts, below, above, k
+
+    def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
+        """As Statements.ordinal_likelihood, with each (cell, category) pair's log probability
+        weighted by its rows."""
+        c = self.cell
+        eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
         lines = [
             Line("{", comment + ", ordered_logistic written out"),
-            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut.text});"),
-            Line(f"  vector[{k}] {above} = append_row({cut.text}, positive_infinity());"),
+            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
+            Line(f"  vector[{k}] {above} = append_row({cut}, positive_infinity());"),
         ]
         if not (eta.vector and is_identifier(eta.text)):
             local = self.names.fresh("eta_cell")

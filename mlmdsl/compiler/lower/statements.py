@@ -111,23 +111,13 @@ class Statements(ThreadedLikelihood):
                            + log1m_exp(c[k-1] - c[k]),
         the last term the same for every row in category k, so it is summed once per category
         with the counts from transformed data. (ordered_logistic_glm is no faster in stanli.)"""
-        o = self.m.ordinal(lk.outcome)
-        assert o is not None
-        eta, cut = self.as_real(codes[0]), codes[1]
-        counts = self.names.fresh(f"n_{y}")
-        below, above = self.names.fresh(f"{cut.text}_below"), self.names.fresh(f"{cut.text}_above")
-        loop = self.names.fresh("n")
-        k = o.stan_k
-        self.out.transformed_data += [
-            Line(f"vector[{k}] {counts} = rep_vector(0, {k});", f"rows per category of {lk.outcome}"),
-            Line(f"for ({loop} in 1:N) {counts}[{y}[{loop}]] += 1;"),
-        ]
+        eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
         comment = stmt_comment(self.m, lk.stmt) + " (ordered_logistic, written out)"
         e = wrap(eta, 2)
         return [
             Line("{", comment),
-            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut.text});"),
-            Line(f"  vector[{k}] {above} = append_row({cut.text}, positive_infinity());"),
+            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
+            Line(f"  vector[{k}] {above} = append_row({cut}, positive_infinity());"),
             Line(f"  target += sum(log_inv_logit({e} - {below}[{y}])) + sum(log_inv_logit({above}[{y}] - {e}))"),
             Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
             Line("}"),
