@@ -88,7 +88,7 @@ def test_kline_islands_m14_8_reproduces_the_published_posterior() -> None:
     dmat = read_matrix(Path(__file__).parent / "data" / "islandsDistMatrix.csv")
     fit = fit_model(M14_8, {"table": df, "Dmat": dmat}, seed=11, chains=4, iter_warmup=500, iter_sampling=1000)
     table = fit.summary()
-    # A few divergent transitions in 4,000 draws (2 with this seed, in rhosq's long tail) are
+    # A few divergent transitions in 4,000 draws (2 with this seed) are
     # tolerated; more would mean the non-centred GP lowering is wrong.
     assert fit.diagnostics()["divergences"] <= 4
     for label, (mean, sd) in M14_8_PUBLISHED.items():
