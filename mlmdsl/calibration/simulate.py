@@ -309,8 +309,7 @@ class Simulator:
             return families_extra.categorical_draw(probs, self.rng)
         args = self.likelihood_args(lk)
         if lk.truncated:
-            low = float(lk.lower) if lk.lower is not None else None
-            high = float(lk.upper) if lk.upper is not None else None
+            low, high = families_extra.truncation_bounds(lk, lambda e: self.eval(e, lk.stmt, ROWS))
             return families_extra.truncated_draw(lk.family.name, lk.family.discrete, args, low, high, self.rng, shape)
         return family_draw(lk.family, args, self.rng, shape)
 

@@ -33,7 +33,7 @@ class DataVar:
     name: str  # the column's name in the data
     stan: str
     level: str  # ROWS or the grouping (domain) it is given per level of
-    kind: Literal["outcome", "index", "predictor", "trials", "censoring"]
+    kind: Literal["outcome", "index", "predictor", "trials", "censoring", "bound"]
     integer: bool  # declared as an int array
     grouping: str | None = None  # kind "index": the grouping whose levels it codes
     family: Family | None = None  # kind "outcome"
@@ -188,13 +188,24 @@ class Likelihood:
     stmt: ast.Sample
     # `| censored(c[i])`: the Stan name of the int array (-1/0/1) the binder computes from it.
     censoring: str | None = None
-    # `T[L, U]`: the bounds as written (numbers), None where omitted.
+    # `T[L, U]`: the bounds as written (numbers), None where omitted or given by a column.
     lower: str | None = None
     upper: str | None = None
+    # `T[L[i], U[i]]`: a bound per row, the user's name of its data column (kind "bound").
+    lower_column: str | None = None
+    upper_column: str | None = None
 
     @property
     def truncated(self) -> bool:
-        return self.lower is not None or self.upper is not None
+        return any(b is not None for b in (self.lower, self.upper, self.lower_column, self.upper_column))
+
+    @property
+    def truncation_text(self) -> str:
+        """`T[L, U]` as written, for messages and comments."""
+        t = self.stmt.truncation
+        if t is None:
+            return ""
+        return "T[" + ", ".join(ast.to_text(b) if b is not None else "" for b in (t.lower, t.upper)) + "]"
 
 
 @dataclass(frozen=True)

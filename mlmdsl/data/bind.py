@@ -367,6 +367,8 @@ class _Binder:
             return support.outcome(self, dv)
         if dv.kind == "trials":
             return support.trials(self, dv)
+        if dv.kind == "bound":
+            return support.bound(self, dv)
         values = self.value_of(dv.name)
         if values is not None and dv.name not in self.data_only:
             values = self.finite(dv.name, values)

@@ -137,21 +137,74 @@ def censoring(b: _Binder, dv: DataVar) -> np.ndarray | None:
     return values.astype(np.int64)
 
 
+def bound(b: _Binder, dv: DataVar) -> np.ndarray | None:
+    """A truncation bound per row (`T[L[i], U[i]]`): finite numbers, whole for a count outcome.
+    Its order against the other bound and the outcome inside it are checked with the outcome."""
+    values = b.value_of(dv.name)
+    if values is None:
+        return None
+    values = b.finite(dv.name, values)
+    if values is None or not dv.integer:
+        return values
+    return whole_numbers(b, values, dv, f"`{dv.name}`", "the truncation bound of a count outcome")
+
+
+def truncation_bounds(b: _Binder, lk: Likelihood) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's (lower, upper) bound: numbers, or a column's values (None: reported elsewhere)."""
+    out = []
+    for number, column, default in ((lk.lower, lk.lower_column, -np.inf), (lk.upper, lk.upper_column, np.inf)):
+        if column is not None:
+            values = b.value_of(column)
+            if values is None or not np.isfinite(values).all():
+                return None  # missing, text or infinite: E401/E404/E408 on the column
+            out.append(np.asarray(values, dtype=float))
+        else:
+            out.append(np.full(len(b.rows), float(number) if number is not None else default))
+    return out[0], out[1]
+
+
 def within_truncation(b: _Binder, dv: DataVar, values: np.ndarray) -> bool:
     lk = _likelihood(b, dv)
     if lk is None or not lk.truncated:
         return True
-    lower = float(lk.lower) if lk.lower is not None else -np.inf
-    upper = float(lk.upper) if lk.upper is not None else np.inf
+    got = truncation_bounds(b, lk)
+    if got is None:
+        return True
+    lower, upper = got
+    columns = [c for c in (lk.lower_column, lk.upper_column) if c is not None]
+    if columns:
+        reversed_ = lower >= upper
+        if reversed_.any():
+            first = int(np.flatnonzero(reversed_)[0])
+            shown = " and ".join(
+                f"`{column}` = {show(value[first])}" if column is not None else show(value[first])
+                for column, value in ((lk.lower_column, lower), (lk.upper_column, upper))
+            )
+            b.diags.append(
+                error(
+                    "E410",
+                    f"the truncation {lk.truncation_text} of `{dv.name}` has its lower bound at or above "
+                    f"its upper bound in {rows_text(b.rows[reversed_])} (e.g. {shown})",
+                    dv.span,
+                    f"each row needs lower < upper: check {' and '.join(f'`{c}`' for c in columns)}",
+                )
+            )
+            return False
     outside = (values < lower) | (values > upper)
     if not outside.any():
         return True
     distinct = list(dict.fromkeys(show(v) for v in values[outside]))
+    where = ""
+    if columns:
+        first = int(np.flatnonzero(outside)[0])
+        where = f"; row {b.rows[first]} has bounds [{show(lower[first])}, {show(upper[first])}] from " + (
+            " and ".join(f"`{c}`" for c in columns)
+        )
     b.diags.append(
         error(
             "E410",
             f"`{dv.name}` has {', '.join(distinct[:MAX_ROWS_SHOWN])} ({rows_text(b.rows[outside])}) "
-            f"outside its truncation T[{lk.lower or ''}, {lk.upper or ''}]",
+            f"outside its truncation {lk.truncation_text}{where}",
             dv.span,
             "a truncated outcome lies within its bounds: widen them, or drop those rows",
         )

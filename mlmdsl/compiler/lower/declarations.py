@@ -40,6 +40,9 @@ class Declarations(Expressions):
             return Line(f"array[{n}] int<lower=-1, upper=1> {dv.stan};", f"{what}; {where}")
         if dv.kind == "trials":
             return Line(f"array[{n}] int<lower=0> {dv.stan};", f"trials; {where}")
+        if dv.kind == "bound":  # a truncation bound per row; a count's is whole (Stan's count CDFs)
+            decl = f"array[{n}] int" if dv.integer else f"vector[{n}]"
+            return Line(f"{decl} {dv.stan};", f"{dv.name}, a truncation bound; {where}")
         if dv.kind == "outcome":
             fam = dv.family
             assert fam is not None

@@ -86,7 +86,8 @@ class _Builder:
         t = node.truncation
         lower = t.lower.text if t is not None and isinstance(t.lower, ast.Num) else None
         upper = t.upper.text if t is not None and isinstance(t.upper, ast.Num) else None
-        return Likelihood(st.targets[0], st.family, st.args, node, censoring, lower, upper)
+        columns = [_bound_column(b) for b in ((t.lower, t.upper) if t is not None else (None, None))]
+        return Likelihood(st.targets[0], st.family, st.args, node, censoring, lower, upper, *columns)
 
     def build_gps(self, stan: dict[str, str]) -> dict[str, GaussianProcess]:
         out: dict[str, GaussianProcess] = {}
@@ -333,6 +334,14 @@ class _Builder:
         out: list[DataVar] = []
         outcomes = {st.targets[0]: st for st in self.ctx.stmts if st.kind == "likelihood"}
         derived_by_name = {d.name: d for d in derived}
+        # Columns giving truncation bounds (T[L[i], U[i]]) -> whether an outcome they bound is
+        # discrete (then they are whole numbers, declared as ints for Stan's count CDFs).
+        bounds_of: dict[str, bool] = {}
+        for st in outcomes.values():
+            t = st.node.truncation if isinstance(st.node, ast.Sample) else None
+            for b in (t.lower, t.upper) if t is not None else ():
+                if (col := _bound_column(b)) is not None:
+                    bounds_of[col] = bounds_of.get(col, False) or bool(st.family and st.family.discrete)
         for name, sym in self.ctx.syms.items():
             if sym.role == "outcome":
                 st = outcomes[name]
@@ -365,6 +374,7 @@ class _Builder:
             if sym.role != "data":
                 continue
             trials = any(u.slot == "trials" for u in sym.uses)
+            bound = bounds_of.get(name)  # a truncation bound per row: is it a count's?
             binder_only = all(self.binder_computed(u.stmt) or u.slot == "censor" for u in sym.uses)
             for level, span in sym.data_levels.items():
                 if binder_only:
@@ -378,7 +388,10 @@ class _Builder:
                     # The index holds level codes 1..K, not the values: the values need their own.
                     stan_name = self.ctx.names.fresh(f"{stan_name}_value")
                 kind = "trials" if trials and level == ROWS else "predictor"
-                out.append(self.data_var(name, stan_name, level, kind, span, integer=kind == "trials"))
+                if bound is not None and level == ROWS and kind == "predictor":
+                    kind = "bound"
+                integer = kind == "trials" or (kind == "bound" and bool(bound))
+                out.append(self.data_var(name, stan_name, level, kind, span, integer=integer))
         return tuple(out)
 
     def binder_computed(self, st: Stmt) -> bool:
@@ -414,6 +427,13 @@ class _Builder:
         if kind == "index":
             return DataVar(name, stan_name, level, "index", True, name, None, span, derived)
         return DataVar(name, stan_name, level, kind, integer, None, None, span)  # type: ignore[arg-type]
+
+
+def _bound_column(bound: ast.Expr | None) -> str | None:
+    """The column of a per-row truncation bound `L[i]` (passes/outcomes.py checked its form)."""
+    if isinstance(bound, ast.Index) and isinstance(bound.base, ast.Name):
+        return bound.base.id
+    return None
 
 
 def _declaration_order(params: list[Param]) -> list[Param]:

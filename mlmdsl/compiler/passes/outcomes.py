@@ -2,7 +2,8 @@
 families", "Censoring and truncation").
 
 Censoring `| censored(c[i])` needs a family with Stan CDFs and a data indicator; truncation
-`T[L, U]` needs one too, with number bounds in order; Categorical's argument is a simplex of
+`T[L, U]` needs one too, with bounds that are numbers in order or data columns per row
+(`T[L[i], U[i]]`, whose order the binder checks row by row); Categorical's argument is a simplex of
 numbers or `softmax(s1, ..., sK)`. Every misuse is a located error (E209 censoring, E210
 truncation, E204/E320 Categorical).
 """
@@ -93,19 +94,21 @@ def truncation(ctx: Context, st: Stmt, node: ast.Sample, t: ast.Truncation) -> N
         return
     fam = st.family
     assert fam is not None
-    values = []
+    values: list[float | None] = []
     for bound in (t.lower, t.upper):
         if bound is None:
             values.append(None)
             continue
-        if not isinstance(bound, ast.Num):
-            ctx.err("E210", f"a truncation bound must be a number, found `{ast.to_text(bound)}`", bound.span)
+        if isinstance(bound, ast.Num):
+            if fam.discrete and not bound.is_int:
+                what = f"{fam.name} counts are whole numbers, so its bound must be one, got {bound.text}"
+                ctx.err("E210", what, bound.span)
+                return
+            values.append(bound.value)
+            continue
+        if not bound_column(ctx, st, bound):
             return
-        if fam.discrete and not bound.is_int:
-            what = f"{fam.name} counts are whole numbers, so its bound must be one, got {bound.text}"
-            ctx.err("E210", what, bound.span)
-            return
-        values.append(bound.value)
+        values.append(None)  # a bound per row: its order is checked on the data (E410)
     lower, upper = values
     if lower is not None and upper is not None and lower >= upper:
         ctx.err(
@@ -114,6 +117,49 @@ def truncation(ctx: Context, st: Stmt, node: ast.Sample, t: ast.Truncation) -> N
             t.span,
             "write the lower bound first: T[L, U] with L < U",
         )
+
+
+def bound_column(ctx: Context, st: Stmt, bound: ast.Expr) -> bool:
+    """A bound per row is a data column indexed by the row letter: `T[L[i], U[i]]`, `T[0, cap[i]]`."""
+    i = ctx.row_letter
+    hint = f"write a number or a data column per row, e.g. `T[0, cap[{i}]]` or `T[L[{i}], U[{i}]]`"
+    is_column = (
+        isinstance(bound, ast.Index)
+        and isinstance(bound.base, ast.Name)
+        and len(bound.indices) == 1
+        and isinstance(bound.indices[0], ast.Name)
+        and bound.indices[0].id == st.letter
+    )
+    if isinstance(bound, ast.Name) and (sym := ctx.syms.get(bound.id)) is not None and sym.role == "param":
+        ctx.err(
+            "E210",
+            f"the truncation bound `{bound.id}` is a parameter; the bounds of a truncated outcome are known",
+            bound.span,
+            hint,
+        )
+        return False
+    if not is_column:
+        ctx.err(
+            "E210",
+            f"a truncation bound must be a number or a data column per row, found `{ast.to_text(bound)}`",
+            bound.span,
+            hint,
+        )
+        return False
+    name = bound.base.id  # type: ignore[union-attr]
+    sym = ctx.syms.get(name)
+    if sym is not None and sym.role != "data":
+        what = {"param": "a parameter", "derived": "a derived quantity", "outcome": "an outcome"}.get(
+            sym.role, "not data"
+        )
+        ctx.err(
+            "E210",
+            f"the truncation bound `{ast.to_text(bound)}` must be data, but `{name}` is {what}",
+            bound.span,
+            "the bounds of a truncated outcome are known: numbers or columns of the data",
+        )
+        return False
+    return True
 
 
 def categorical(ctx: Context, st: Stmt) -> None:
