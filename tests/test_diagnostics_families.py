@@ -38,6 +38,11 @@ mu[i] = a + b * x[i]
 sigma ~ Exponential(1)
 """
 
+DICE = """\
+y[i] ~ Categorical(p)
+p ~ Dirichlet(2)
+"""
+
 CAREERS = """\
 career[i] ~ Categorical(softmax(0, s2[i], s3[i]))
 s2[i] = b * x[i]
@@ -66,7 +71,7 @@ ERRORS = [
     ("Categorical p not a simplex", "y[i] ~ Categorical([0.2, 0.3, 0.6])\n", "E204", 1, 20),
     ("Categorical p with a negative entry", "y[i] ~ Categorical([-0.2, 0.6, 0.6])\n", "E204", 1, 20),
     ("Categorical p from parameters", "y[i] ~ Categorical([p, 1 - p])\np ~ Beta(1, 1)\n", "E320", 1, 20),
-    ("Categorical p a parameter", "y[i] ~ Categorical(p)\np ~ Beta(1, 1)\n", "E320", 1, 20),
+    ("Categorical p with a Beta prior", "y[i] ~ Categorical(p)\np ~ Beta(1, 1)\n", "E204", 2, 5),
     ("softmax with one score", edit(CAREERS, "softmax(0, s2[i], s3[i])", "softmax(s2[i])"), "E204", 1, 25),
     ("softmax outside Categorical", edit(CAREERS, "s2[i] = b * x[i]", "s2[i] = softmax(b, x[i])"), "E201", 2, 9),
     # censoring
@@ -97,6 +102,24 @@ ERRORS = [
      "E210", 1, 61),
     ("truncation on a prior", edit(SCORES, "sigma ~ Exponential(1)", "sigma ~ Normal(0, 1) T[0, ]"), "E210", 4, 22),
     # syntax
+    # an estimated simplex: p ~ Dirichlet(alpha) with y[i] ~ Categorical(p)
+    ("simplex with a Normal prior", edit(DICE, "Dirichlet(2)", "Normal(0, 1)"), "E204", 2, 5),
+    ("Dirichlet on something per row", edit(DICE, "p ~", "p[i] ~"), "E204", 2, 8),
+    ("one simplex per group", "y[i] ~ Categorical(p[g[i]])\np[j] ~ Dirichlet(2)\n", "E320", 1, 20),
+    ("Dirichlet prior per group", "y[i] ~ Categorical(p[g[i]])\np[j] ~ Dirichlet(2)\n", "E320", 2, 1),
+    ("indexing the simplex", edit(DICE, "Categorical(p)", "Categorical(p[g[i]])"), "E320", 1, 20),
+    ("simplex without a prior", "y[i] ~ Categorical(p)\n", "E300", 1, 20),
+    ("zero concentration", edit(DICE, "Dirichlet(2)", "Dirichlet(0)"), "E204", 2, 15),
+    ("negative concentration", edit(DICE, "Dirichlet(2)", "Dirichlet([2, -1, 2])"), "E204", 2, 19),
+    ("a single concentration listed", edit(DICE, "Dirichlet(2)", "Dirichlet([2])"), "E204", 2, 15),
+    ("concentrations from a parameter", edit(DICE, "Dirichlet(2)", "Dirichlet(alpha)") + "alpha ~ Exponential(1)\n",
+     "E320", 2, 15),
+    ("Dirichlet on a non-simplex use", "y[i] ~ Normal(mu[i], 1)\nmu[i] = b * x[i]\nb ~ Dirichlet([1, 1])\n",
+     "E204", 3, 5),
+    ("Dirichlet on a parameter no outcome uses", edit(DICE, "Categorical(p)", "Categorical([0.5, 0.5])"),
+     "E204", 2, 5),
+    ("one simplex for two outcomes", edit(DICE, "p ~", "coin[i] ~ Categorical(p)\np ~"), "E204", 2, 23),
+    ("the simplex used as a value", edit(DICE, "p ~", "z[i] ~ Normal(p, 1)\np ~"), "E312", 2, 15),
     ("truncation with one bound and no comma", edit(SCORES, "T[0, ]", "T[0]"), "E100", 1, 32),
 ]
 
@@ -125,6 +148,9 @@ CLEAN = [
     ("count capped by a column", "y[i] ~ Poisson(l) T[, cap[i]]\nl ~ Exponential(1)\n"),
     ("careers", CAREERS),
     ("fixed simplex", "y[i] ~ Categorical([0.2, 0.3, 0.5])\n"),
+    ("estimated simplex", DICE),
+    ("estimated simplex, concentrations listed", edit(DICE, "Dirichlet(2)", "Dirichlet([1, 2, 3])")),
+    ("ulam's spelling", "y[i] ~ dcategorical(p)\np ~ ddirichlet(2)\n"),
     ("a column named T", "T[i] ~ Poisson(l[i])\nlog(l[i]) = a\na ~ Normal(0, 1)\n"),
     ("ulam aliases", "y[i] ~ dzipois(p, l)\np ~ dbeta(2, 2)\nl ~ dexp(1)\n"),
 ]
@@ -164,6 +190,12 @@ DATA = [
      pd.DataFrame({"y": [1, 2], "cap": [3, 2.5]}), "E405", ["cap", "2.5", "row 2", "truncation bound"]),
     ("count above its row's cap", "y[i] ~ Poisson(l) T[, cap[i]]\nl ~ Exponential(1)\n",
      pd.DataFrame({"y": [1, 4, 6], "cap": [3, 3, 8]}), "E410", ["4", "row 2", "T[, cap[i]]", "`cap`"]),
+    ("more categories than concentrations", edit(DICE, "Dirichlet(2)", "Dirichlet([2, 2, 2])"),
+     pd.DataFrame({"y": [1, 2, 4, 3]}), "E402", ["4", "row 3", "has 3"]),
+    ("more labels than concentrations", edit(DICE, "Dirichlet(2)", "Dirichlet([2, 2])"),
+     pd.DataFrame({"y": list("abca")}), "E402", ["value c", "row 3", "has 2"]),
+    ("a single category for a simplex", DICE, pd.DataFrame({"y": [1, 1, 1]}), "E402", ["single category"]),
+    ("simplex category 0", DICE, pd.DataFrame({"y": [0, 1, 2]}), "E402", ["0", "1, 2, ..., K"]),
     ("ZIPoisson needs counts", ZIP, pd.DataFrame({"y": [0, 1.5, 2]}), "E405", ["1.5", "ZIPoisson"]),
     ("ZIPoisson negative count", ZIP, pd.DataFrame({"y": [0, -1, 2]}), "E402", ["-1", "counts"]),
     ("hurdle amount negative", "y[i] ~ HurdleLogNormal(h, m, s)\nh ~ Beta(1, 1)\nm ~ Normal(0, 1)\n"

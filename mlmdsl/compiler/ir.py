@@ -88,6 +88,17 @@ class Ordinal:
 
 
 @dataclass(frozen=True)
+class Simplex:
+    """An estimated simplex: `y[i] ~ Categorical(p)` with `p ~ Dirichlet(alpha)`. Declared
+    `simplex[K] p`, K the outcome's number of categories (data, from the outcome's column)."""
+
+    param: str  # user name of the simplex (p)
+    outcome: str  # user name of the categorical outcome it gives the probabilities of
+    stan_k: str  # Stan name of the number of categories (data): "K_face"
+    dim: str  # the output dim naming its entries by the categories ("face_category")
+
+
+@dataclass(frozen=True)
 class Modelled:
     """A modelled column (LANGUAGE.md, "Modelled columns"): an outcome of its own `~` statement
     that another statement uses. Observed where the data has a value, a parameter where it does
@@ -224,6 +235,10 @@ class CheckedModel:
     ordinals: tuple[Ordinal, ...] = ()
     modelled: tuple[Modelled, ...] = ()
     gps: tuple[GaussianProcess, ...] = ()
+    simplexes: tuple[Simplex, ...] = ()
+
+    def simplex(self, param: str) -> Simplex | None:
+        return next((s for s in self.simplexes if s.param == param), None)
 
     def modelled_named(self, name: str) -> Modelled | None:
         """The imputable modelled column of that name (a discrete one is read as data)."""

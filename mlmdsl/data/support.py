@@ -15,7 +15,7 @@ from pandas.api import types as ptypes
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, warning
 from mlmdsl.compiler.families import Family
-from mlmdsl.compiler.ir import DataVar, Likelihood
+from mlmdsl.compiler.ir import CheckedModel, DataVar, Likelihood
 from mlmdsl.data.messages import MAX_ROWS_SHOWN, rows_text, show
 
 if TYPE_CHECKING:
@@ -65,13 +65,19 @@ def _likelihood(b: _Binder, dv: DataVar) -> Likelihood | None:
     return next((lk for lk in b.m.likelihoods if lk.outcome == dv.name), None)
 
 
-def categories_in_text(lk: Likelihood) -> int | None:
-    """K of `Categorical(softmax(s1, ..., sK))` or `Categorical([p1, ..., pK])`."""
+def categories_in_text(lk: Likelihood, model: CheckedModel | None = None) -> int | None:
+    """K of `Categorical(softmax(s1, ..., sK))` or `Categorical([p1, ..., pK])`, or of an estimated
+    `Categorical(p)` whose prior lists its concentrations (`p ~ Dirichlet([2, 2, 2])`); None for
+    `p ~ Dirichlet(2)`, whose K is the data's number of categories."""
     arg = lk.args[0]
     if isinstance(arg, ast.Call) and arg.func == "softmax":
         return len(arg.args)
     if isinstance(arg, ast.VectorLit):
         return len(arg.items)
+    if isinstance(arg, ast.Name) and model is not None and (p := model.param(arg.id)) is not None:
+        alpha = p.prior.args[0] if p.prior.args else None
+        if isinstance(alpha, ast.VectorLit):
+            return len(alpha.items)
     return None
 
 
@@ -79,7 +85,7 @@ def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
     """Unordered categories: whole numbers 1..K, or labels (text, a pandas Categorical) coded
     1..K in their sorted (or the Categorical's) order; K is fixed by the model's text."""
     lk = _likelihood(b, dv)
-    k = categories_in_text(lk) if lk is not None else None
+    k = categories_in_text(lk, b.m) if lk is not None else None
     series = b.df[dv.name]
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = list(series.cat.categories)
@@ -106,8 +112,13 @@ def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
                 "E402",
                 f"`{dv.name}` has {shown}, but the model's Categorical has {k}",
                 dv.span,
-                "give one score (or probability) per category",
+                "give one score (or probability, or Dirichlet concentration) per category",
             )
+        )
+        return None
+    if len(categories) < 2:
+        b.diags.append(
+            error("E402", f"`{dv.name}` has a single category, but a Categorical outcome needs two or more", dv.span)
         )
         return None
     b.categories[dv.name] = categories

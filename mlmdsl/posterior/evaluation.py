@@ -111,6 +111,8 @@ class Predictor(GroupLevels):
         shape = (self.s, self.n)
         if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
             probs = extra.categorical_probabilities([self.eval(a, letter, ROWS) for a in arg.args], None, shape)
+        elif isinstance(arg, ast.Name):  # an estimated simplex: its draws, (draws, K)
+            probs = extra.categorical_probabilities(None, self.posterior(arg.id), shape)
         else:
             values = [a.value for a in arg.items]  # type: ignore[attr-defined]
             probs = extra.categorical_probabilities(None, values, shape)

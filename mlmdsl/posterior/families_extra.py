@@ -67,13 +67,17 @@ DRAWS: dict[str, Callable[..., Any]] = {
 }
 
 
-def categorical_probabilities(scores: list[np.ndarray] | None, simplex: list[float] | None, shape) -> np.ndarray:
-    """P(y = k), (draws, rows, K): the softmax of the scores, or the fixed simplex."""
+def categorical_probabilities(scores: list[np.ndarray] | None, simplex: Any, shape) -> np.ndarray:
+    """P(y = k), (draws, rows, K): the softmax of the scores, the fixed simplex (K numbers), or
+    the draws of an estimated simplex ((draws, K), the same for every row)."""
     if scores is not None:
         stacked = np.stack([np.broadcast_to(np.asarray(s, dtype=float), shape) for s in scores], axis=-1)
         return special.softmax(stacked, axis=-1)
     assert simplex is not None
-    return np.broadcast_to(np.asarray(simplex, dtype=float), (*shape, len(simplex))).copy()
+    p = np.asarray(simplex, dtype=float)
+    if p.ndim == 2:  # one simplex per draw
+        p = p[:, None, :]
+    return np.broadcast_to(p, (*shape, p.shape[-1])).copy()
 
 
 def categorical_draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

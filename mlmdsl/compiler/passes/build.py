@@ -23,6 +23,7 @@ from mlmdsl.compiler.ir import (
     Ordinal,
     Param,
     Prior,
+    Simplex,
 )
 from mlmdsl.compiler.passes.constraints import bounds
 from mlmdsl.compiler.passes.modelled import modelled_names
@@ -42,6 +43,7 @@ class _Builder:
         self.ordinals: tuple[Ordinal, ...] = ()
         self.modelled: tuple[Modelled, ...] = ()
         self.gps: dict[str, GaussianProcess] = {}
+        self.simplexes: tuple[Simplex, ...] = ()
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -52,6 +54,7 @@ class _Builder:
         self.dims_taken = {"obs", "chain", "draw", *self.ctx.groupings, *self.ctx.syms}
         self.blocks = self.build_blocks(stan_names)
         self.ordinals = self.build_ordinals(stan_names)
+        self.simplexes = self.build_simplexes(stan_names)
         derived = self.build_derived(stan_names)
         self.gps = self.build_gps(stan_names)
         params = self.build_params(stan_names)
@@ -75,6 +78,7 @@ class _Builder:
             self.ordinals,
             self.modelled,
             tuple(self.gps.values()),
+            self.simplexes,
         )
 
     def likelihood(self, st: Stmt, data: tuple[DataVar, ...]) -> Likelihood:
@@ -197,6 +201,21 @@ class _Builder:
                 )
         return tuple(out)
 
+    def build_simplexes(self, stan: dict[str, str]) -> tuple[Simplex, ...]:
+        """`y[i] ~ Categorical(p)` with p a parameter (passes/outcomes.py checked its prior)."""
+        out = []
+        for st in self.ctx.stmts:
+            if st.kind != "likelihood" or st.family is None or st.family.name != "Categorical":
+                continue
+            arg = st.args[0]
+            sym = self.ctx.syms.get(arg.id) if isinstance(arg, ast.Name) else None
+            if sym is None or sym.role != "param" or any(s.param == sym.name for s in out):
+                continue
+            y = st.targets[0]
+            # The binder labels "<outcome>_category" with the categories (data/bind.py).
+            out.append(Simplex(sym.name, y, self.ctx.names.fresh(f"K_{stan[y]}"), f"{y}_category"))
+        return tuple(out)
+
     def sized_shape(self, name: str) -> tuple[str | None, str | None]:
         """The Stan size and the output dim of a parameter sized by its use (tau, Rho, cutpoints)."""
         for block in dict.fromkeys(self.blocks.values()):
@@ -205,6 +224,9 @@ class _Builder:
         for o in self.ordinals:
             if name == o.cutpoints:
                 return f"{o.stan_k} - 1", o.dim
+        for simplex in self.simplexes:
+            if name == simplex.param:
+                return simplex.stan_k, simplex.dim
         return None, None
 
     def build_derived(self, stan: dict[str, str]) -> tuple[Derived, ...]:
