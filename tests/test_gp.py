@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tests.conftest import EXAMPLES
 from tests.test_coverage_structures import assert_recovers, fit_model
 
 GP = """\
@@ -40,18 +41,11 @@ def test_gp_recovers_etasq_and_rhosq_on_random_points() -> None:
     assert_recovers(fit, {"a": -0.5, "sigma": 0.3, "etasq": etasq, "rhosq": rhosq, "k": k})
 
 
-# Rethinking m14.8 (R code 14.39) in mlmdsl's spelling: `lambda <- (a*P^b/g)*exp(k[society])`,
-# `k ~ multi_normal(0, SIGMA)`, `SIGMA <- cov_GPL2(Dmat, etasq, rhosq, 0.01)`, `c(a,b,g) ~ dexp(1)`,
-# `etasq ~ dexp(2)`, `rhosq ~ dexp(0.5)`. The society is Kline's `culture` (one row each).
-M14_8 = """\
-total_tools[i] ~ Poisson(lambda[i])
-lambda[i] = (a * population[i]^b / g) * exp(k[culture[i]])
-k[j] ~ MVNormal(0, K)
-K = cov_GPL2(Dmat, etasq, rhosq, 0.01)
-[a, b, g] ~ Exponential(1)
-etasq ~ Exponential(2)
-rhosq ~ Exponential(0.5)
-"""
+# Rethinking m14.8 (R code 14.39) in mlmdsl's spelling, examples/kline_m14_8.mlm:
+# `lambda <- (a*P^b/g)*exp(k[society])`, `k ~ multi_normal(0, SIGMA)`,
+# `SIGMA <- cov_GPL2(Dmat, etasq, rhosq, 0.01)`, `c(a,b,g) ~ dexp(1)`, `etasq ~ dexp(2)`,
+# `rhosq ~ dexp(0.5)`. The society is Kline's `culture` (one row each).
+M14_8 = (EXAMPLES / "kline_m14_8.mlm").read_text(encoding="utf-8")
 
 # Published posterior of m14.8: `precis(m14.8, depth=3)` of an ulam fit (rethinking 2.23, CmdStan
 # 2.30.1, 4 chains of 1,000 draws) in a public rendering of the chapter's code ("Adventures in
