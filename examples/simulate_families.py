@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 def _inv_logit(x):
@@ -168,6 +169,34 @@ def heights(seed: int = 31) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["x", "score", "count"])
 
 
+def windows(seed: int = 32) -> pd.DataFrame:
+    """Truncation bounds from columns: reaction times Normal(2 + 0.5 * x, 0.8), each trial recorded
+    only inside its own window [lo, hi] (T[lo[i], hi[i]]), drawn exactly by the inverse CDF."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.normal(size=n)
+    lo = rng.uniform(0.0, 2.0, n)
+    hi = lo + rng.uniform(2.0, 4.0, n)
+    mu, sigma = 2 + 0.5 * x, 0.8
+    u = stats.norm.cdf(lo, mu, sigma) + rng.random(n) * (stats.norm.cdf(hi, mu, sigma) - stats.norm.cdf(lo, mu, sigma))
+    rt = np.clip(stats.norm.ppf(u, mu, sigma), lo, hi)
+    return pd.DataFrame({"x": x.round(3), "lo": lo.round(3), "hi": hi.round(3), "rt": rt.round(4)})
+
+
+def capped(seed: int = 33) -> pd.DataFrame:
+    """A per-row upper bound on counts: items ticked on a form with cap boxes (T[, cap[i]]), a
+    Poisson(exp(1 + 0.4 * x)) count given it is at most cap (rejection: exact)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    while len(rows) < 300:
+        x = rng.normal()
+        cap = int(rng.integers(2, 9))
+        count = rng.poisson(np.exp(1 + 0.4 * x))
+        if count <= cap:
+            rows.append((round(x, 3), cap, count))
+    return pd.DataFrame(rows, columns=["x", "cap", "ticked"])
+
+
 DATA_SETS = {
     "monastery.csv": monastery,
     "fish.csv": fish,
@@ -181,4 +210,6 @@ DATA_SETS = {
     "lifetimes.csv": lifetimes,
     "cats.csv": cats,
     "truncated.csv": heights,
+    "windows.csv": windows,
+    "capped.csv": capped,
 }

@@ -38,6 +38,11 @@ mu[i] = a + b * x[i]
 sigma ~ Exponential(1)
 """
 
+DICE = """\
+y[i] ~ Categorical(p)
+p ~ Dirichlet(2)
+"""
+
 CAREERS = """\
 career[i] ~ Categorical(softmax(0, s2[i], s3[i]))
 s2[i] = b * x[i]
@@ -66,7 +71,7 @@ ERRORS = [
     ("Categorical p not a simplex", "y[i] ~ Categorical([0.2, 0.3, 0.6])\n", "E204", 1, 20),
     ("Categorical p with a negative entry", "y[i] ~ Categorical([-0.2, 0.6, 0.6])\n", "E204", 1, 20),
     ("Categorical p from parameters", "y[i] ~ Categorical([p, 1 - p])\np ~ Beta(1, 1)\n", "E320", 1, 20),
-    ("Categorical p a parameter", "y[i] ~ Categorical(p)\np ~ Beta(1, 1)\n", "E320", 1, 20),
+    ("Categorical p with a Beta prior", "y[i] ~ Categorical(p)\np ~ Beta(1, 1)\n", "E204", 2, 5),
     ("softmax with one score", edit(CAREERS, "softmax(0, s2[i], s3[i])", "softmax(s2[i])"), "E204", 1, 25),
     ("softmax outside Categorical", edit(CAREERS, "s2[i] = b * x[i]", "s2[i] = softmax(b, x[i])"), "E201", 2, 9),
     # censoring
@@ -84,7 +89,12 @@ ERRORS = [
     ("truncation bounds reversed", edit(SCORES, "T[0, ]", "T[5, 1]"), "E210", 1, 29),
     ("truncation bounds equal", edit(SCORES, "T[0, ]", "T[2, 2]"), "E210", 1, 29),
     ("truncation without bounds", edit(SCORES, "T[0, ]", "T[, ]"), "E210", 1, 29),
-    ("truncation bound from a column", edit(SCORES, "T[0, ]", "T[lo[i], ]"), "E210", 1, 31),
+    ("truncation bound from a derived quantity", edit(SCORES, "T[0, ]", "T[mu[i], ]"), "E210", 1, 31),
+    ("truncation bound is a parameter", edit(SCORES, "T[0, ]", "T[, sigma]"), "E210", 1, 33),
+    ("truncation bound is the outcome", edit(SCORES, "T[0, ]", "T[, y[i]]"), "E210", 1, 33),
+    ("truncation bound from a group column", edit(SCORES, "T[0, ]", "T[lo[g[i]], ]"), "E210", 1, 31),
+    ("truncation bound computed per row", edit(SCORES, "T[0, ]", "T[lo[i] - 1, ]"), "E210", 1, 31),
+    ("truncation bound indexed by a group letter", edit(SCORES, "T[0, ]", "T[lo[j], ]"), "E210", 1, 31),
     ("fractional bound of a count", "y[i] ~ Poisson(l) T[0.5, ]\nl ~ Exponential(1)\n", "E210", 1, 21),
     ("truncated Binomial makes no sense", "y[i] ~ Binomial(10, p) T[1, ]\np ~ Beta(1, 1)\n", "E210", 1, 24),
     ("truncated zero-inflated family", edit(ZIP, "p, lambda)", "p, lambda) T[, 10]"), "E210", 1, 29),
@@ -92,6 +102,24 @@ ERRORS = [
      "E210", 1, 61),
     ("truncation on a prior", edit(SCORES, "sigma ~ Exponential(1)", "sigma ~ Normal(0, 1) T[0, ]"), "E210", 4, 22),
     # syntax
+    # an estimated simplex: p ~ Dirichlet(alpha) with y[i] ~ Categorical(p)
+    ("simplex with a Normal prior", edit(DICE, "Dirichlet(2)", "Normal(0, 1)"), "E204", 2, 5),
+    ("Dirichlet on something per row", edit(DICE, "p ~", "p[i] ~"), "E204", 2, 8),
+    ("one simplex per group", "y[i] ~ Categorical(p[g[i]])\np[j] ~ Dirichlet(2)\n", "E320", 1, 20),
+    ("Dirichlet prior per group", "y[i] ~ Categorical(p[g[i]])\np[j] ~ Dirichlet(2)\n", "E320", 2, 1),
+    ("indexing the simplex", edit(DICE, "Categorical(p)", "Categorical(p[g[i]])"), "E320", 1, 20),
+    ("simplex without a prior", "y[i] ~ Categorical(p)\n", "E300", 1, 20),
+    ("zero concentration", edit(DICE, "Dirichlet(2)", "Dirichlet(0)"), "E204", 2, 15),
+    ("negative concentration", edit(DICE, "Dirichlet(2)", "Dirichlet([2, -1, 2])"), "E204", 2, 19),
+    ("a single concentration listed", edit(DICE, "Dirichlet(2)", "Dirichlet([2])"), "E204", 2, 15),
+    ("concentrations from a parameter", edit(DICE, "Dirichlet(2)", "Dirichlet(alpha)") + "alpha ~ Exponential(1)\n",
+     "E320", 2, 15),
+    ("Dirichlet on a non-simplex use", "y[i] ~ Normal(mu[i], 1)\nmu[i] = b * x[i]\nb ~ Dirichlet([1, 1])\n",
+     "E204", 3, 5),
+    ("Dirichlet on a parameter no outcome uses", edit(DICE, "Categorical(p)", "Categorical([0.5, 0.5])"),
+     "E204", 2, 5),
+    ("one simplex for two outcomes", edit(DICE, "p ~", "coin[i] ~ Categorical(p)\np ~"), "E204", 2, 23),
+    ("the simplex used as a value", edit(DICE, "p ~", "z[i] ~ Normal(p, 1)\np ~"), "E312", 2, 15),
     ("truncation with one bound and no comma", edit(SCORES, "T[0, ]", "T[0]"), "E100", 1, 32),
 ]
 
@@ -114,8 +142,15 @@ CLEAN = [
     ("truncated below", SCORES),
     ("truncated above", edit(SCORES, "T[0, ]", "T[, 10]")),
     ("truncated both sides, negative lower bound", edit(SCORES, "T[0, ]", "T[-1.5, 10]")),
+    ("bounds from columns", edit(SCORES, "T[0, ]", "T[lo[i], hi[i]]")),
+    ("lower bound from a column", edit(SCORES, "T[0, ]", "T[lo[i], ]")),
+    ("a number and a column", edit(SCORES, "T[0, ]", "T[0, hi[i]]")),
+    ("count capped by a column", "y[i] ~ Poisson(l) T[, cap[i]]\nl ~ Exponential(1)\n"),
     ("careers", CAREERS),
     ("fixed simplex", "y[i] ~ Categorical([0.2, 0.3, 0.5])\n"),
+    ("estimated simplex", DICE),
+    ("estimated simplex, concentrations listed", edit(DICE, "Dirichlet(2)", "Dirichlet([1, 2, 3])")),
+    ("ulam's spelling", "y[i] ~ dcategorical(p)\np ~ ddirichlet(2)\n"),
     ("a column named T", "T[i] ~ Poisson(l[i])\nlog(l[i]) = a\na ~ Normal(0, 1)\n"),
     ("ulam aliases", "y[i] ~ dzipois(p, l)\np ~ dbeta(2, 2)\nl ~ dexp(1)\n"),
 ]
@@ -130,6 +165,8 @@ def test_clean_models_compile(desc: str, text: str) -> None:
 
 # ---- data -----------------------------------------------------------------------------------
 
+WINDOWS = edit(SCORES, "T[0, ]", "T[lo[i], hi[i]]")
+_WINDOWS_DATA = pd.DataFrame({"y": [1.0, 2.5, 2.0], "x": [0.0, 1, 2], "lo": [0.0, 1, 0], "hi": [4.0, 3, 5]})
 _CATS_DATA = pd.DataFrame({"days": [10.0, 20.0, 5.0], "adopted": [1, 0, 1], "color": ["B", "O", "O"]})
 
 DATA = [
@@ -140,6 +177,25 @@ DATA = [
      ["-0.5", "row 2", "T[0, ]"]),
     ("count above a truncation", "y[i] ~ Poisson(l) T[1, 8]\nl ~ Exponential(1)\n",
      pd.DataFrame({"y": [1, 9, 8, 0]}), "E410", ["9", "0", "rows 2, 4", "T[1, 8]"]),
+    ("outcome outside its row's bounds", WINDOWS, _WINDOWS_DATA.assign(y=[1.0, 3.5, 2.0]), "E410",
+     ["3.5", "row 2", "T[lo[i], hi[i]]", "[1, 3]", "`lo` and `hi`"]),
+    ("bounds reversed in a row", WINDOWS, _WINDOWS_DATA.assign(lo=[0.0, 3.0, 0.0]), "E410",
+     ["at or above", "row 2", "`lo` = 3 and `hi` = 3"]),
+    ("bounds equal in rows", WINDOWS, _WINDOWS_DATA.assign(lo=[2.0, 3.0, 0.0], hi=[2.0, 3.0, 5.0], y=[2.0, 3.0, 1.0]),
+     "E410", ["at or above", "rows 1, 2"]),
+    ("bound column missing a value", WINDOWS, _WINDOWS_DATA.assign(hi=[4.0, np.nan, 5.0]), "E401", ["hi", "row 2"]),
+    ("bound column absent", WINDOWS, _WINDOWS_DATA.drop(columns="hi"), "E400", ["hi"]),
+    ("bound not finite", WINDOWS, _WINDOWS_DATA.assign(hi=[4.0, np.inf, 5.0]), "E408", ["hi", "inf", "row 2"]),
+    ("count bound not whole", "y[i] ~ Poisson(l) T[, cap[i]]\nl ~ Exponential(1)\n",
+     pd.DataFrame({"y": [1, 2], "cap": [3, 2.5]}), "E405", ["cap", "2.5", "row 2", "truncation bound"]),
+    ("count above its row's cap", "y[i] ~ Poisson(l) T[, cap[i]]\nl ~ Exponential(1)\n",
+     pd.DataFrame({"y": [1, 4, 6], "cap": [3, 3, 8]}), "E410", ["4", "row 2", "T[, cap[i]]", "`cap`"]),
+    ("more categories than concentrations", edit(DICE, "Dirichlet(2)", "Dirichlet([2, 2, 2])"),
+     pd.DataFrame({"y": [1, 2, 4, 3]}), "E402", ["4", "row 3", "has 3"]),
+    ("more labels than concentrations", edit(DICE, "Dirichlet(2)", "Dirichlet([2, 2])"),
+     pd.DataFrame({"y": list("abca")}), "E402", ["value c", "row 3", "has 2"]),
+    ("a single category for a simplex", DICE, pd.DataFrame({"y": [1, 1, 1]}), "E402", ["single category"]),
+    ("simplex category 0", DICE, pd.DataFrame({"y": [0, 1, 2]}), "E402", ["0", "1, 2, ..., K"]),
     ("ZIPoisson needs counts", ZIP, pd.DataFrame({"y": [0, 1.5, 2]}), "E405", ["1.5", "ZIPoisson"]),
     ("ZIPoisson negative count", ZIP, pd.DataFrame({"y": [0, -1, 2]}), "E402", ["-1", "counts"]),
     ("hurdle amount negative", "y[i] ~ HurdleLogNormal(h, m, s)\nh ~ Beta(1, 1)\nm ~ Normal(0, 1)\n"

@@ -61,6 +61,10 @@ def design(model: Model, data: pd.DataFrame | str | Path) -> tuple[pd.DataFrame,
                 value = max(value, float(lk.lower))
             if lk.upper is not None:
                 value = min(value, float(lk.upper))
+            if lk.lower_column is not None:  # bounds per row (T[L[i], U[i]]): each row's own
+                value = np.maximum(value, table[lk.lower_column].to_numpy(dtype=float))
+            if lk.upper_column is not None:
+                value = np.minimum(value, table[lk.upper_column].to_numpy(dtype=float))
             table[lk.outcome] = value
     return table, model.bind(table), missing
 

@@ -215,6 +215,11 @@ class Simulator:
             eta = np.asarray(self.eval(p.prior.args[0], p.prior.stmt, ROWS), dtype=float)
             dim = self.stan_size(str(p.size))
             return lkj_corr(np.broadcast_to(eta, (self.s, 1))[:, 0], dim, self.rng)
+        if family.name == "Dirichlet":  # a simplex of K, K the outcome's categories (data)
+            k = self.stan_size(str(p.size))
+            alpha = p.prior.args[0]
+            numbers = [a.value for a in alpha.items] if isinstance(alpha, ast.VectorLit) else [alpha.value] * k  # type: ignore[attr-defined]
+            return self.rng.dirichlet(numbers, self.s)
         if family.name == "MVNormal":
             raise PriorError(f"`{p.name}`: an MVNormal prior needs correlated effects `[a, b][j] ~ MVNormal(...)`")
         domain = str(p.domain) if p.shape == "group" else ROWS
@@ -304,13 +309,14 @@ class Simulator:
             if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
                 scores = [np.asarray(self.eval(a, lk.stmt, ROWS), dtype=float) for a in arg.args]
                 probs = families_extra.categorical_probabilities(scores, None, shape)
+            elif isinstance(arg, ast.Name):  # an estimated simplex: its prior draws, (draws, K)
+                probs = families_extra.categorical_probabilities(None, self.param(arg.id), shape)
             else:
                 probs = families_extra.categorical_probabilities(None, [a.value for a in arg.items], shape)  # type: ignore[attr-defined]
             return families_extra.categorical_draw(probs, self.rng)
         args = self.likelihood_args(lk)
         if lk.truncated:
-            low = float(lk.lower) if lk.lower is not None else None
-            high = float(lk.upper) if lk.upper is not None else None
+            low, high = families_extra.truncation_bounds(lk, lambda e: self.eval(e, lk.stmt, ROWS))
             return families_extra.truncated_draw(lk.family.name, lk.family.discrete, args, low, high, self.rng, shape)
         return family_draw(lk.family, args, self.rng, shape)
 

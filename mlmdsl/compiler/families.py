@@ -14,9 +14,11 @@ from typing import Literal
 #   "loc" any real, "scale" > 0, "prob" in [0, 1], "trials" non-negative integer data,
 #   "positive" > 0 (rates, shapes), "vector" a vector of K reals, "ordered" cutpoints,
 #   "corr" a correlation matrix (Cholesky factor), "scales" a vector of K positive scales,
-#   "simplex" K probabilities summing to 1 (Categorical's p, or `softmax(s1, ..., sK)`).
+#   "simplex" K probabilities summing to 1 (Categorical's p, or `softmax(s1, ..., sK)`),
+#   "concentrations" Dirichlet's K positive numbers (`[2, 2, 2]`, or one number for every category).
 ArgKind = Literal[
-    "loc", "scale", "prob", "trials", "positive", "vector", "ordered", "corr", "scales", "real", "simplex"
+    "loc", "scale", "prob", "trials", "positive", "vector", "ordered", "corr", "scales", "real", "simplex",
+    "concentrations",
 ]
 
 # What values a distribution puts mass on (for outcomes and for parameter constraints).
@@ -128,6 +130,9 @@ LANGUAGE_II_FAMILIES = [
     # categorical_logit on one linear predictor per category (lower/families_extra.py).
     _f("Categorical", "categorical", [("p", "simplex")], "categorical", discrete=True, prior=False),
     _f("Weibull", "weibull", [("shape", "positive"), ("scale", "positive")], "positive", mean_index=1),
+    # The prior of Categorical's p when it is estimated: `p ~ Dirichlet([2, 2, 2])` or
+    # `p ~ Dirichlet(2)` (symmetric, as many categories as the data has); Stan's simplex[K].
+    _f("Dirichlet", "dirichlet", [("alpha", "concentrations")], "simplex", outcome=False),
 ]
 
 # Families whose CDFs Stan has with the same arguments: they may be censored or truncated.
@@ -313,6 +318,8 @@ ALIASES: dict[str, str] = {
     "categorical": "Categorical",
     "weibull": "Weibull",
     "dweibull": "Weibull",
+    "dirichlet": "Dirichlet",
+    "ddirichlet": "Dirichlet",
 }
 
 

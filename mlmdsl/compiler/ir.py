@@ -33,7 +33,7 @@ class DataVar:
     name: str  # the column's name in the data
     stan: str
     level: str  # ROWS or the grouping (domain) it is given per level of
-    kind: Literal["outcome", "index", "predictor", "trials", "censoring"]
+    kind: Literal["outcome", "index", "predictor", "trials", "censoring", "bound"]
     integer: bool  # declared as an int array
     grouping: str | None = None  # kind "index": the grouping whose levels it codes
     family: Family | None = None  # kind "outcome"
@@ -85,6 +85,17 @@ class Ordinal:
     stan_k: str  # Stan name of the number of categories (data): "K_response"
     cutpoints: str  # user name of the cutpoints parameter
     dim: str  # the output dim naming the cutpoints ("response_cutpoint" -> "1|2", "2|3", ...)
+
+
+@dataclass(frozen=True)
+class Simplex:
+    """An estimated simplex: `y[i] ~ Categorical(p)` with `p ~ Dirichlet(alpha)`. Declared
+    `simplex[K] p`, K the outcome's number of categories (data, from the outcome's column)."""
+
+    param: str  # user name of the simplex (p)
+    outcome: str  # user name of the categorical outcome it gives the probabilities of
+    stan_k: str  # Stan name of the number of categories (data): "K_face"
+    dim: str  # the output dim naming its entries by the categories ("face_category")
 
 
 @dataclass(frozen=True)
@@ -188,13 +199,24 @@ class Likelihood:
     stmt: ast.Sample
     # `| censored(c[i])`: the Stan name of the int array (-1/0/1) the binder computes from it.
     censoring: str | None = None
-    # `T[L, U]`: the bounds as written (numbers), None where omitted.
+    # `T[L, U]`: the bounds as written (numbers), None where omitted or given by a column.
     lower: str | None = None
     upper: str | None = None
+    # `T[L[i], U[i]]`: a bound per row, the user's name of its data column (kind "bound").
+    lower_column: str | None = None
+    upper_column: str | None = None
 
     @property
     def truncated(self) -> bool:
-        return self.lower is not None or self.upper is not None
+        return any(b is not None for b in (self.lower, self.upper, self.lower_column, self.upper_column))
+
+    @property
+    def truncation_text(self) -> str:
+        """`T[L, U]` as written, for messages and comments."""
+        t = self.stmt.truncation
+        if t is None:
+            return ""
+        return "T[" + ", ".join(ast.to_text(b) if b is not None else "" for b in (t.lower, t.upper)) + "]"
 
 
 @dataclass(frozen=True)
@@ -213,6 +235,10 @@ class CheckedModel:
     ordinals: tuple[Ordinal, ...] = ()
     modelled: tuple[Modelled, ...] = ()
     gps: tuple[GaussianProcess, ...] = ()
+    simplexes: tuple[Simplex, ...] = ()
+
+    def simplex(self, param: str) -> Simplex | None:
+        return next((s for s in self.simplexes if s.param == param), None)
 
     def modelled_named(self, name: str) -> Modelled | None:
         """The imputable modelled column of that name (a discrete one is read as data)."""

@@ -153,6 +153,8 @@ class _Binder:
             categories = self.categories[o.outcome]
             stan_data[o.stan_k] = len(categories)
             labels[o.dim] = [f"{a}|{b}" for a, b in zip(categories[:-1], categories[1:], strict=True)]
+        for sx in self.m.simplexes:  # an estimated simplex has one entry per category
+            stan_data[sx.stan_k] = len(self.categories[sx.outcome])
         for lk in self.m.likelihoods:  # unordered categories: their labels, codes 1..K
             if lk.family.support == "categorical" and lk.outcome in self.categories:
                 labels[f"{lk.outcome}_category"] = list(self.categories[lk.outcome])
@@ -367,6 +369,8 @@ class _Binder:
             return support.outcome(self, dv)
         if dv.kind == "trials":
             return support.trials(self, dv)
+        if dv.kind == "bound":
+            return support.bound(self, dv)
         values = self.value_of(dv.name)
         if values is not None and dv.name not in self.data_only:
             values = self.finite(dv.name, values)

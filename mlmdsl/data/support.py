@@ -15,7 +15,7 @@ from pandas.api import types as ptypes
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic, error, warning
 from mlmdsl.compiler.families import Family
-from mlmdsl.compiler.ir import DataVar, Likelihood
+from mlmdsl.compiler.ir import CheckedModel, DataVar, Likelihood
 from mlmdsl.data.messages import MAX_ROWS_SHOWN, rows_text, show
 
 if TYPE_CHECKING:
@@ -65,13 +65,19 @@ def _likelihood(b: _Binder, dv: DataVar) -> Likelihood | None:
     return next((lk for lk in b.m.likelihoods if lk.outcome == dv.name), None)
 
 
-def categories_in_text(lk: Likelihood) -> int | None:
-    """K of `Categorical(softmax(s1, ..., sK))` or `Categorical([p1, ..., pK])`."""
+def categories_in_text(lk: Likelihood, model: CheckedModel | None = None) -> int | None:
+    """K of `Categorical(softmax(s1, ..., sK))` or `Categorical([p1, ..., pK])`, or of an estimated
+    `Categorical(p)` whose prior lists its concentrations (`p ~ Dirichlet([2, 2, 2])`); None for
+    `p ~ Dirichlet(2)`, whose K is the data's number of categories."""
     arg = lk.args[0]
     if isinstance(arg, ast.Call) and arg.func == "softmax":
         return len(arg.args)
     if isinstance(arg, ast.VectorLit):
         return len(arg.items)
+    if isinstance(arg, ast.Name) and model is not None and (p := model.param(arg.id)) is not None:
+        alpha = p.prior.args[0] if p.prior.args else None
+        if isinstance(alpha, ast.VectorLit):
+            return len(alpha.items)
     return None
 
 
@@ -79,7 +85,7 @@ def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
     """Unordered categories: whole numbers 1..K, or labels (text, a pandas Categorical) coded
     1..K in their sorted (or the Categorical's) order; K is fixed by the model's text."""
     lk = _likelihood(b, dv)
-    k = categories_in_text(lk) if lk is not None else None
+    k = categories_in_text(lk, b.m) if lk is not None else None
     series = b.df[dv.name]
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = list(series.cat.categories)
@@ -106,8 +112,13 @@ def categorical(b: _Binder, dv: DataVar, family: Family) -> np.ndarray | None:
                 "E402",
                 f"`{dv.name}` has {shown}, but the model's Categorical has {k}",
                 dv.span,
-                "give one score (or probability) per category",
+                "give one score (or probability, or Dirichlet concentration) per category",
             )
+        )
+        return None
+    if len(categories) < 2:
+        b.diags.append(
+            error("E402", f"`{dv.name}` has a single category, but a Categorical outcome needs two or more", dv.span)
         )
         return None
     b.categories[dv.name] = categories
@@ -137,21 +148,74 @@ def censoring(b: _Binder, dv: DataVar) -> np.ndarray | None:
     return values.astype(np.int64)
 
 
+def bound(b: _Binder, dv: DataVar) -> np.ndarray | None:
+    """A truncation bound per row (`T[L[i], U[i]]`): finite numbers, whole for a count outcome.
+    Its order against the other bound and the outcome inside it are checked with the outcome."""
+    values = b.value_of(dv.name)
+    if values is None:
+        return None
+    values = b.finite(dv.name, values)
+    if values is None or not dv.integer:
+        return values
+    return whole_numbers(b, values, dv, f"`{dv.name}`", "the truncation bound of a count outcome")
+
+
+def truncation_bounds(b: _Binder, lk: Likelihood) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's (lower, upper) bound: numbers, or a column's values (None: reported elsewhere)."""
+    out = []
+    for number, column, default in ((lk.lower, lk.lower_column, -np.inf), (lk.upper, lk.upper_column, np.inf)):
+        if column is not None:
+            values = b.value_of(column)
+            if values is None or not np.isfinite(values).all():
+                return None  # missing, text or infinite: E401/E404/E408 on the column
+            out.append(np.asarray(values, dtype=float))
+        else:
+            out.append(np.full(len(b.rows), float(number) if number is not None else default))
+    return out[0], out[1]
+
+
 def within_truncation(b: _Binder, dv: DataVar, values: np.ndarray) -> bool:
     lk = _likelihood(b, dv)
     if lk is None or not lk.truncated:
         return True
-    lower = float(lk.lower) if lk.lower is not None else -np.inf
-    upper = float(lk.upper) if lk.upper is not None else np.inf
+    got = truncation_bounds(b, lk)
+    if got is None:
+        return True
+    lower, upper = got
+    columns = [c for c in (lk.lower_column, lk.upper_column) if c is not None]
+    if columns:
+        reversed_ = lower >= upper
+        if reversed_.any():
+            first = int(np.flatnonzero(reversed_)[0])
+            shown = " and ".join(
+                f"`{column}` = {show(value[first])}" if column is not None else show(value[first])
+                for column, value in ((lk.lower_column, lower), (lk.upper_column, upper))
+            )
+            b.diags.append(
+                error(
+                    "E410",
+                    f"the truncation {lk.truncation_text} of `{dv.name}` has its lower bound at or above "
+                    f"its upper bound in {rows_text(b.rows[reversed_])} (e.g. {shown})",
+                    dv.span,
+                    f"each row needs lower < upper: check {' and '.join(f'`{c}`' for c in columns)}",
+                )
+            )
+            return False
     outside = (values < lower) | (values > upper)
     if not outside.any():
         return True
     distinct = list(dict.fromkeys(show(v) for v in values[outside]))
+    where = ""
+    if columns:
+        first = int(np.flatnonzero(outside)[0])
+        where = f"; row {b.rows[first]} has bounds [{show(lower[first])}, {show(upper[first])}] from " + (
+            " and ".join(f"`{c}`" for c in columns)
+        )
     b.diags.append(
         error(
             "E410",
             f"`{dv.name}` has {', '.join(distinct[:MAX_ROWS_SHOWN])} ({rows_text(b.rows[outside])}) "
-            f"outside its truncation T[{lk.lower or ''}, {lk.upper or ''}]",
+            f"outside its truncation {lk.truncation_text}{where}",
             dv.span,
             "a truncated outcome lies within its bounds: widen them, or drop those rows",
         )

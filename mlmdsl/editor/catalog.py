@@ -41,6 +41,7 @@ MEANINGS: dict[str, str] = {
     "Beta2": "proportions with mean `pbar` and precision `theta` (rethinking's dbeta2)",
     "Categorical": "one of K unordered categories: a simplex `p`, or `softmax(s1, ..., sK)` of scores",
     "Weibull": "positive waiting times with `shape` and `scale`",
+    "Dirichlet": "a prior on a Categorical outcome's probabilities `p` (a simplex): concentrations `alpha`",
 }
 
 ARG_KINDS: dict[str, str] = {
@@ -55,6 +56,7 @@ ARG_KINDS: dict[str, str] = {
     "simplex": "probabilities summing to 1, or softmax(s1, ..., sK)",
     "scales": "a vector of scales, each > 0",
     "real": "a number",
+    "concentrations": "positive numbers, one per category ([2, 2, 2]), or one for all (2)",
 }
 
 SUPPORTS: dict[str, str] = {
@@ -67,6 +69,7 @@ SUPPORTS: dict[str, str] = {
     "ordinal": "ordered categories",
     "vector": "vectors of correlated effects",
     "corr": "correlation matrices",
+    "simplex": "probabilities summing to 1",
 }
 
 FUNCTION_MEANINGS: dict[str, str] = {

@@ -95,8 +95,7 @@ class Predictor(GroupLevels):
         args = self.family_args(lk.family, lk.args, letter)
         fam = lk.family
         shape = self.rows_shape(args[mean_slot(fam)]).shape
-        low = float(lk.lower) if lk.lower is not None else None
-        high = float(lk.upper) if lk.upper is not None else None
+        low, high = extra.truncation_bounds(lk, lambda e: self.eval(e, letter, ROWS))
         if kind == "epred":
             if lk.truncated:  # the mean of the truncated outcome; a censored one: uncensored
                 return extra.truncated_mean(fam.name, fam.discrete, args, low, high)
@@ -112,6 +111,8 @@ class Predictor(GroupLevels):
         shape = (self.s, self.n)
         if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
             probs = extra.categorical_probabilities([self.eval(a, letter, ROWS) for a in arg.args], None, shape)
+        elif isinstance(arg, ast.Name):  # an estimated simplex: its draws, (draws, K)
+            probs = extra.categorical_probabilities(None, self.posterior(arg.id), shape)
         else:
             values = [a.value for a in arg.items]  # type: ignore[attr-defined]
             probs = extra.categorical_probabilities(None, values, shape)

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.ir import Likelihood
+
 
 def _hurdle_count(r, s, hu, dist) -> np.ndarray:
     """Zero with probability hu, else a draw of `dist` conditioned on being positive (by the
@@ -64,13 +67,17 @@ DRAWS: dict[str, Callable[..., Any]] = {
 }
 
 
-def categorical_probabilities(scores: list[np.ndarray] | None, simplex: list[float] | None, shape) -> np.ndarray:
-    """P(y = k), (draws, rows, K): the softmax of the scores, or the fixed simplex."""
+def categorical_probabilities(scores: list[np.ndarray] | None, simplex: Any, shape) -> np.ndarray:
+    """P(y = k), (draws, rows, K): the softmax of the scores, the fixed simplex (K numbers), or
+    the draws of an estimated simplex ((draws, K), the same for every row)."""
     if scores is not None:
         stacked = np.stack([np.broadcast_to(np.asarray(s, dtype=float), shape) for s in scores], axis=-1)
         return special.softmax(stacked, axis=-1)
     assert simplex is not None
-    return np.broadcast_to(np.asarray(simplex, dtype=float), (*shape, len(simplex))).copy()
+    p = np.asarray(simplex, dtype=float)
+    if p.ndim == 2:  # one simplex per draw
+        p = p[:, None, :]
+    return np.broadcast_to(p, (*shape, p.shape[-1])).copy()
 
 
 def categorical_draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -104,6 +111,22 @@ def _bounds(dist, lower: float | None, upper: float | None, discrete: bool) -> t
     return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
 
 
+def truncation_bounds(lk: Likelihood, evaluate: Callable[[ast.Expr], Any]) -> tuple[Any, Any]:
+    """(lower, upper) of a truncated outcome: the numbers written (None where omitted), or the
+    bound column's values per row (`T[L[i], U[i]]`), through `evaluate` (the caller's rows)."""
+    t = lk.stmt.truncation
+    out: list[Any] = []
+    for number, column, expr in (
+        (lk.lower, lk.lower_column, t.lower if t is not None else None),
+        (lk.upper, lk.upper_column, t.upper if t is not None else None),
+    ):
+        if column is not None and expr is not None:
+            out.append(np.asarray(evaluate(expr), dtype=float))
+        else:
+            out.append(float(number) if number is not None else None)
+    return out[0], out[1]
+
+
 def truncated_draw(name: str, discrete: bool, args: list[np.ndarray], lower, upper, rng, shape) -> np.ndarray:
     """Draws of the family restricted to [lower, upper], by its inverse CDF."""
     dist = _SCIPY[name](*args)
@@ -119,10 +142,14 @@ def truncated_mean(name: str, discrete: bool, args: list[np.ndarray], lower, upp
     dist = _SCIPY[name](*args)
     lo, hi = _bounds(dist, lower, upper, discrete)
     if discrete:
+        # Bounds may differ by row (T[L[i], U[i]]): sum over every count any row allows, each
+        # row's terms masked to its own range.
+        low = 0.0 if lower is None else lower
         top = upper if upper is not None else float(np.nanmax(dist.ppf(1 - 1e-10)))
-        ks = np.arange(int(lower or 0), int(top) + 1, dtype=float)
-        pmf = dist.pmf(ks.reshape((-1,) + (1,) * np.ndim(lo)))
-        return (ks.reshape((-1,) + (1,) * np.ndim(lo)) * pmf).sum(axis=0) / (hi - lo)
+        ks = np.arange(int(np.min(low)), int(np.max(top)) + 1, dtype=float)
+        ks = ks.reshape((-1,) + (1,) * np.broadcast(lo, hi).ndim)
+        pmf = np.where((ks >= low) & (ks <= top), dist.pmf(ks), 0.0)
+        return (ks * pmf).sum(axis=0) / (hi - lo)
     t = (_NODES + 1) / 2
     total = np.zeros(np.broadcast(lo, hi).shape)
     for node, weight in zip(t, _WEIGHTS, strict=True):

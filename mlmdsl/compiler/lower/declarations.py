@@ -19,6 +19,8 @@ class Declarations(Expressions):
             out.append(Line(f"int<lower=1> {g.stan_size};", f"number of levels of {g.name}"))
         for o in self.m.ordinals:
             out.append(Line(f"int<lower=2> {o.stan_k};", f"number of categories of {o.outcome}"))
+        for sx in self.m.simplexes:
+            out.append(Line(f"int<lower=2> {sx.stan_k};", f"number of categories of {sx.outcome}"))
         for dv in self.m.data:
             if dv.in_stan:
                 out.append(self.data_line(dv))
@@ -40,6 +42,9 @@ class Declarations(Expressions):
             return Line(f"array[{n}] int<lower=-1, upper=1> {dv.stan};", f"{what}; {where}")
         if dv.kind == "trials":
             return Line(f"array[{n}] int<lower=0> {dv.stan};", f"trials; {where}")
+        if dv.kind == "bound":  # a truncation bound per row; a count's is whole (Stan's count CDFs)
+            decl = f"array[{n}] int" if dv.integer else f"vector[{n}]"
+            return Line(f"{decl} {dv.stan};", f"{dv.name}, a truncation bound; {where}")
         if dv.kind == "outcome":
             fam = dv.family
             assert fam is not None
@@ -48,7 +53,8 @@ class Declarations(Expressions):
                 if (o := self.m.ordinal(dv.name)) is not None:
                     bounds = f"<lower=1, upper={o.stan_k}>"
                 if fam.support == "categorical":
-                    bounds = "<lower=1>"
+                    sx = next((x for x in self.m.simplexes if x.outcome == dv.name), None)
+                    bounds = f"<lower=1, upper={sx.stan_k}>" if sx is not None else "<lower=1>"
                 return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
             bounds = {"positive": "<lower=0>", "nonnegative": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(
                 fam.support, ""
@@ -119,6 +125,8 @@ class Declarations(Expressions):
             kind = "sum_to_zero_vector" if p.sum_to_zero else f"vector{bounds}"
             return f"{kind}[{self.size_of(p.domain)}] {name};"
         kind = "ordered" if p.ordered else f"vector{bounds}"
+        if self.m.simplex(p.name) is not None:  # Categorical's estimated probabilities
+            kind = "simplex"
         return f"{kind}[{p.size}] {name};"
 
     def shaped_type(self, p: Param) -> str:

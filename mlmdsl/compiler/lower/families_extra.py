@@ -84,8 +84,24 @@ def model_lines(lw: Lowerer, lk: Likelihood, y: str) -> list[Line] | None:
             Line("  }"),
             Line("}"),
         ]
-    truncation = f" T[{lk.lower or ''}, {lk.upper or ''}]" if lk.truncated else ""
+    truncation = ""
+    if lk.truncated:
+        lower, upper = bounds(lw, lk, loop)
+        truncation = f" T[{lower or ''}, {upper or ''}]"
     return [Line(f"for ({loop} in 1:N) {y}[{loop}] ~ {stan_fam}({elem}){truncation};", comment)]
+
+
+def bounds(lw: Lowerer, lk: Likelihood, loop: str) -> tuple[str | None, str | None]:
+    """The truncation bounds of row `loop`: the numbers written, or the bound columns' entries."""
+    out = []
+    for number, column in ((lk.lower, lk.lower_column), (lk.upper, lk.upper_column)):
+        if column is not None:
+            dv = lw.m.data_var(column)
+            assert dv is not None and dv.kind == "bound", column
+            out.append(f"{dv.stan}[{loop}]")
+        else:
+            out.append(number)
+    return out[0], out[1]
 
 
 def censored_terms(lk: Likelihood, stan_fam: str, y: str, elem: str) -> tuple[str, str, str]:
@@ -147,18 +163,19 @@ def generated(lw: Lowerer, lk: Likelihood, y: str, ll: str, rep: str, loop: str)
         return True
     if lk.truncated:
         density = f"{stan_fam}_{'lpmf' if lk.family.discrete else 'lpdf'}({y}[{loop}] | {elem})"
+        lower, upper = bounds(lw, lk, loop)
         inside = " && ".join(
             part
             for part in (
-                f"{rep}[{loop}] >= {lk.lower}" if lk.lower is not None else "",
-                f"{rep}[{loop}] <= {lk.upper}" if lk.upper is not None else "",
+                f"{rep}[{loop}] >= {lower}" if lower is not None else "",
+                f"{rep}[{loop}] <= {upper}" if upper is not None else "",
             )
             if part
         )
         t = lw.names.fresh("t")
         out += [
-            Line(f"for ({loop} in 1:N) {{", f"truncated to T[{lk.lower or ''}, {lk.upper or ''}]; drawn by rejection"),
-            Line(f"  {ll}[{loop}] = {density} - {normaliser(lk, stan_fam, elem)};"),
+            Line(f"for ({loop} in 1:N) {{", f"truncated to {lk.truncation_text}; drawn by rejection"),
+            Line(f"  {ll}[{loop}] = {density} - {normaliser(lk, stan_fam, elem, lower, upper)};"),
             Line(f"  {rep}[{loop}] = {draw};"),
             Line(f"  int {t} = 1;"),
             Line(f"  while (!({inside}) && {t} < {_TRIES}) {{"),
@@ -166,7 +183,7 @@ def generated(lw: Lowerer, lk: Likelihood, y: str, ll: str, rep: str, loop: str)
             Line(f"    {t} += 1;"),
             Line("  }"),
         ]
-        for bound, op in ((lk.lower, "<"), (lk.upper, ">")):
+        for bound, op in ((lower, "<"), (upper, ">")):
             if bound is not None:
                 out.append(Line(f"  if ({rep}[{loop}] {op} {bound}) {rep}[{loop}] = {bound};"))
         out.append(Line("}"))
@@ -181,16 +198,15 @@ def generated(lw: Lowerer, lk: Likelihood, y: str, ll: str, rep: str, loop: str)
     return True
 
 
-def normaliser(lk: Likelihood, stan_fam: str, elem: str) -> str:
+def normaliser(lk: Likelihood, stan_fam: str, elem: str, lower: str | None, upper: str | None) -> str:
     """log P(L <= y <= U) of the untruncated family (for a count, L itself is allowed)."""
-    lower = lk.lower
     if lower is not None and lk.family.discrete:
         lower = f"{lower} - 1"
-    if lower is not None and lk.upper is not None:
-        return f"log_diff_exp({stan_fam}_lcdf({lk.upper} | {elem}), {stan_fam}_lcdf({lower} | {elem}))"
+    if lower is not None and upper is not None:
+        return f"log_diff_exp({stan_fam}_lcdf({upper} | {elem}), {stan_fam}_lcdf({lower} | {elem}))"
     if lower is not None:
         return f"{stan_fam}_lccdf({lower} | {elem})"
-    return f"{stan_fam}_lcdf({lk.upper} | {elem})"
+    return f"{stan_fam}_lcdf({upper} | {elem})"
 
 
 def _hoisted(lw: Lowerer, c: Code, name: str) -> Code:

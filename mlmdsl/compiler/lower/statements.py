@@ -3,6 +3,7 @@ in the user's order so the comments read down the .mlm file."""
 
 from __future__ import annotations
 
+from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
 from mlmdsl.compiler.lower import families_extra
@@ -88,6 +89,8 @@ class Statements(ThreadedLikelihood):
             codes = [self.expr(a, st) for a in p.prior.args]
             if p.sum_to_zero:
                 codes = sum_to_zero_scale(codes, self.size_of(p.domain))
+            if fam.name == "Dirichlet" and not isinstance(p.prior.args[0], ast.VectorLit):
+                codes = [Code(f"rep_vector({codes[0].text}, {p.size})", False)]  # one alpha for all K
             args = ", ".join(c.text for c in stan_order(fam, codes))
             target = self.block_of_corr(p.name).chol if p.shape == "corr" else p.stan
             line = Line(f"{target} ~ {fam.stan}({args});", stmt_comment(self.m, st))

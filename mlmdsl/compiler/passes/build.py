@@ -23,6 +23,7 @@ from mlmdsl.compiler.ir import (
     Ordinal,
     Param,
     Prior,
+    Simplex,
 )
 from mlmdsl.compiler.passes.constraints import bounds
 from mlmdsl.compiler.passes.modelled import modelled_names
@@ -42,6 +43,7 @@ class _Builder:
         self.ordinals: tuple[Ordinal, ...] = ()
         self.modelled: tuple[Modelled, ...] = ()
         self.gps: dict[str, GaussianProcess] = {}
+        self.simplexes: tuple[Simplex, ...] = ()
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -52,6 +54,7 @@ class _Builder:
         self.dims_taken = {"obs", "chain", "draw", *self.ctx.groupings, *self.ctx.syms}
         self.blocks = self.build_blocks(stan_names)
         self.ordinals = self.build_ordinals(stan_names)
+        self.simplexes = self.build_simplexes(stan_names)
         derived = self.build_derived(stan_names)
         self.gps = self.build_gps(stan_names)
         params = self.build_params(stan_names)
@@ -75,6 +78,7 @@ class _Builder:
             self.ordinals,
             self.modelled,
             tuple(self.gps.values()),
+            self.simplexes,
         )
 
     def likelihood(self, st: Stmt, data: tuple[DataVar, ...]) -> Likelihood:
@@ -86,7 +90,8 @@ class _Builder:
         t = node.truncation
         lower = t.lower.text if t is not None and isinstance(t.lower, ast.Num) else None
         upper = t.upper.text if t is not None and isinstance(t.upper, ast.Num) else None
-        return Likelihood(st.targets[0], st.family, st.args, node, censoring, lower, upper)
+        columns = [_bound_column(b) for b in ((t.lower, t.upper) if t is not None else (None, None))]
+        return Likelihood(st.targets[0], st.family, st.args, node, censoring, lower, upper, *columns)
 
     def build_gps(self, stan: dict[str, str]) -> dict[str, GaussianProcess]:
         out: dict[str, GaussianProcess] = {}
@@ -196,6 +201,21 @@ class _Builder:
                 )
         return tuple(out)
 
+    def build_simplexes(self, stan: dict[str, str]) -> tuple[Simplex, ...]:
+        """`y[i] ~ Categorical(p)` with p a parameter (passes/outcomes.py checked its prior)."""
+        out = []
+        for st in self.ctx.stmts:
+            if st.kind != "likelihood" or st.family is None or st.family.name != "Categorical":
+                continue
+            arg = st.args[0]
+            sym = self.ctx.syms.get(arg.id) if isinstance(arg, ast.Name) else None
+            if sym is None or sym.role != "param" or any(s.param == sym.name for s in out):
+                continue
+            y = st.targets[0]
+            # The binder labels "<outcome>_category" with the categories (data/bind.py).
+            out.append(Simplex(sym.name, y, self.ctx.names.fresh(f"K_{stan[y]}"), f"{y}_category"))
+        return tuple(out)
+
     def sized_shape(self, name: str) -> tuple[str | None, str | None]:
         """The Stan size and the output dim of a parameter sized by its use (tau, Rho, cutpoints)."""
         for block in dict.fromkeys(self.blocks.values()):
@@ -204,6 +224,9 @@ class _Builder:
         for o in self.ordinals:
             if name == o.cutpoints:
                 return f"{o.stan_k} - 1", o.dim
+        for simplex in self.simplexes:
+            if name == simplex.param:
+                return simplex.stan_k, simplex.dim
         return None, None
 
     def build_derived(self, stan: dict[str, str]) -> tuple[Derived, ...]:
@@ -333,6 +356,14 @@ class _Builder:
         out: list[DataVar] = []
         outcomes = {st.targets[0]: st for st in self.ctx.stmts if st.kind == "likelihood"}
         derived_by_name = {d.name: d for d in derived}
+        # Columns giving truncation bounds (T[L[i], U[i]]) -> whether an outcome they bound is
+        # discrete (then they are whole numbers, declared as ints for Stan's count CDFs).
+        bounds_of: dict[str, bool] = {}
+        for st in outcomes.values():
+            t = st.node.truncation if isinstance(st.node, ast.Sample) else None
+            for b in (t.lower, t.upper) if t is not None else ():
+                if (col := _bound_column(b)) is not None:
+                    bounds_of[col] = bounds_of.get(col, False) or bool(st.family and st.family.discrete)
         for name, sym in self.ctx.syms.items():
             if sym.role == "outcome":
                 st = outcomes[name]
@@ -365,6 +396,7 @@ class _Builder:
             if sym.role != "data":
                 continue
             trials = any(u.slot == "trials" for u in sym.uses)
+            bound = bounds_of.get(name)  # a truncation bound per row: is it a count's?
             binder_only = all(self.binder_computed(u.stmt) or u.slot == "censor" for u in sym.uses)
             for level, span in sym.data_levels.items():
                 if binder_only:
@@ -378,7 +410,10 @@ class _Builder:
                     # The index holds level codes 1..K, not the values: the values need their own.
                     stan_name = self.ctx.names.fresh(f"{stan_name}_value")
                 kind = "trials" if trials and level == ROWS else "predictor"
-                out.append(self.data_var(name, stan_name, level, kind, span, integer=kind == "trials"))
+                if bound is not None and level == ROWS and kind == "predictor":
+                    kind = "bound"
+                integer = kind == "trials" or (kind == "bound" and bool(bound))
+                out.append(self.data_var(name, stan_name, level, kind, span, integer=integer))
         return tuple(out)
 
     def binder_computed(self, st: Stmt) -> bool:
@@ -414,6 +449,13 @@ class _Builder:
         if kind == "index":
             return DataVar(name, stan_name, level, "index", True, name, None, span, derived)
         return DataVar(name, stan_name, level, kind, integer, None, None, span)  # type: ignore[arg-type]
+
+
+def _bound_column(bound: ast.Expr | None) -> str | None:
+    """The column of a per-row truncation bound `L[i]` (passes/outcomes.py checked its form)."""
+    if isinstance(bound, ast.Index) and isinstance(bound.base, ast.Name):
+        return bound.base.id
+    return None
 
 
 def _declaration_order(params: list[Param]) -> list[Param]:

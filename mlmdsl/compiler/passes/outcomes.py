@@ -2,7 +2,8 @@
 families", "Censoring and truncation").
 
 Censoring `| censored(c[i])` needs a family with Stan CDFs and a data indicator; truncation
-`T[L, U]` needs one too, with number bounds in order; Categorical's argument is a simplex of
+`T[L, U]` needs one too, with bounds that are numbers in order or data columns per row
+(`T[L[i], U[i]]`, whose order the binder checks row by row); Categorical's argument is a simplex of
 numbers or `softmax(s1, ..., sK)`. Every misuse is a located error (E209 censoring, E210
 truncation, E204/E320 Categorical).
 """
@@ -36,6 +37,8 @@ def run(ctx: Context) -> None:
                 truncation(ctx, st, node, node.truncation)
         if st.kind == "likelihood" and st.family is not None and st.family.name == "Categorical":
             categorical(ctx, st)
+        if st.family.name == "Dirichlet" and st.kind != "likelihood":  # an outcome: constraints says so
+            dirichlet(ctx, st)
 
 
 def _cdf_problem(st: Stmt, what: str) -> str | None:
@@ -93,19 +96,21 @@ def truncation(ctx: Context, st: Stmt, node: ast.Sample, t: ast.Truncation) -> N
         return
     fam = st.family
     assert fam is not None
-    values = []
+    values: list[float | None] = []
     for bound in (t.lower, t.upper):
         if bound is None:
             values.append(None)
             continue
-        if not isinstance(bound, ast.Num):
-            ctx.err("E210", f"a truncation bound must be a number, found `{ast.to_text(bound)}`", bound.span)
+        if isinstance(bound, ast.Num):
+            if fam.discrete and not bound.is_int:
+                what = f"{fam.name} counts are whole numbers, so its bound must be one, got {bound.text}"
+                ctx.err("E210", what, bound.span)
+                return
+            values.append(bound.value)
+            continue
+        if not bound_column(ctx, st, bound):
             return
-        if fam.discrete and not bound.is_int:
-            what = f"{fam.name} counts are whole numbers, so its bound must be one, got {bound.text}"
-            ctx.err("E210", what, bound.span)
-            return
-        values.append(bound.value)
+        values.append(None)  # a bound per row: its order is checked on the data (E410)
     lower, upper = values
     if lower is not None and upper is not None and lower >= upper:
         ctx.err(
@@ -114,6 +119,49 @@ def truncation(ctx: Context, st: Stmt, node: ast.Sample, t: ast.Truncation) -> N
             t.span,
             "write the lower bound first: T[L, U] with L < U",
         )
+
+
+def bound_column(ctx: Context, st: Stmt, bound: ast.Expr) -> bool:
+    """A bound per row is a data column indexed by the row letter: `T[L[i], U[i]]`, `T[0, cap[i]]`."""
+    i = ctx.row_letter
+    hint = f"write a number or a data column per row, e.g. `T[0, cap[{i}]]` or `T[L[{i}], U[{i}]]`"
+    is_column = (
+        isinstance(bound, ast.Index)
+        and isinstance(bound.base, ast.Name)
+        and len(bound.indices) == 1
+        and isinstance(bound.indices[0], ast.Name)
+        and bound.indices[0].id == st.letter
+    )
+    if isinstance(bound, ast.Name) and (sym := ctx.syms.get(bound.id)) is not None and sym.role == "param":
+        ctx.err(
+            "E210",
+            f"the truncation bound `{bound.id}` is a parameter; the bounds of a truncated outcome are known",
+            bound.span,
+            hint,
+        )
+        return False
+    if not is_column:
+        ctx.err(
+            "E210",
+            f"a truncation bound must be a number or a data column per row, found `{ast.to_text(bound)}`",
+            bound.span,
+            hint,
+        )
+        return False
+    name = bound.base.id  # type: ignore[union-attr]
+    sym = ctx.syms.get(name)
+    if sym is not None and sym.role != "data":
+        what = {"param": "a parameter", "derived": "a derived quantity", "outcome": "an outcome"}.get(
+            sym.role, "not data"
+        )
+        ctx.err(
+            "E210",
+            f"the truncation bound `{ast.to_text(bound)}` must be data, but `{name}` is {what}",
+            bound.span,
+            "the bounds of a truncated outcome are known: numbers or columns of the data",
+        )
+        return False
+    return True
 
 
 def categorical(ctx: Context, st: Stmt) -> None:
@@ -128,6 +176,20 @@ def categorical(ctx: Context, st: Stmt) -> None:
                 "the first is usually 0, the reference category: `softmax(0, s2[i], s3[i])`",
             )
         return
+    if isinstance(arg, ast.Name):
+        simplex_parameter(ctx, st, arg)
+        return
+    if isinstance(arg, ast.Index) and isinstance(arg.base, ast.Name) and arg.base.id in ctx.defined:
+        prior = ctx.defined[arg.base.id]
+        if prior.kind == "group_prior" and prior.family is not None and prior.family.name == "Dirichlet":
+            ctx.err(
+                "E320",
+                f"one simplex per group (`{ast.to_text(arg)}`) is not supported: LANGUAGE.md's "
+                "Categorical(p) has one simplex for all rows",
+                arg.span,
+                "write `p ~ Dirichlet(2)` and `Categorical(p)`, or scores per group through softmax",
+            )
+            return
     if isinstance(arg, ast.VectorLit):
         nums = [a for a in arg.items if isinstance(a, ast.Num)]
         if len(nums) != len(arg.items):
@@ -149,7 +211,96 @@ def categorical(ctx: Context, st: Stmt) -> None:
         return
     ctx.err(
         "E320",
-        f"the p of Categorical must be a simplex such as `[0.2, 0.3, 0.5]` or "
+        f"the p of Categorical must be a simplex such as `[0.2, 0.3, 0.5]`, a parameter `p` with "
+        f"`p ~ Dirichlet(2)`, or "
         f"`softmax(0, s2[{ctx.row_letter}], s3[{ctx.row_letter}])`, found `{ast.to_text(arg)}`",
         arg.span,
+    )
+
+
+def simplex_parameter(ctx: Context, st: Stmt, arg: ast.Name) -> None:
+    """`Categorical(p)` with p estimated: a parameter with a Dirichlet prior, one per outcome
+    (its size K is that outcome's number of categories, from the data)."""
+    sym = ctx.syms.get(arg.id)
+    prior = ctx.defined.get(arg.id)
+    if sym is None or prior is None or sym.role != "param":
+        if sym is not None and sym.role == "data":
+            return  # reported as a parameter without a prior (E300), with the Dirichlet to add
+        return  # a derived quantity or an outcome: their own errors
+    if prior.family is None:
+        return  # its prior's own error
+    if prior.kind != "prior":
+        what = "one per group" if prior.kind == "group_prior" else "a row quantity"
+        ctx.err(
+            "E320",
+            f"`{arg.id}` holds the probabilities of `{st.targets[0]}`: one simplex for all rows, not {what}",
+            prior.node.lhs.span,
+            f"write `{arg.id} ~ Dirichlet(2)`",
+        )
+        return
+    if prior.family.name != "Dirichlet":
+        ctx.err(
+            "E204",
+            f"`{arg.id}` holds the probabilities of `{st.targets[0]}` (a simplex), so its prior must be "
+            f"Dirichlet, not {prior.family.name} (line {prior.node.span.line})",
+            prior.node.rhs.span,
+            f"write `{arg.id} ~ Dirichlet(2)` (or one concentration per category, `Dirichlet([2, 2, 2])`)",
+        )
+        return
+    uses = [u for u in sym.uses if u.slot == "simplex"]
+    if len(uses) > 1 and uses[0].stmt is not st:
+        ctx.err(
+            "E204",
+            f"`{arg.id}` already holds the probabilities of `{uses[0].stmt.targets[0]}` (line "
+            f"{uses[0].stmt.node.span.line}); each categorical outcome needs its own simplex",
+            arg.span,
+        )
+
+
+def dirichlet(ctx: Context, st: Stmt) -> None:
+    """`p ~ Dirichlet(alpha)`: alpha lists positive numbers (`[2, 2, 2]`, one per category) or is
+    one positive number for every category (`Dirichlet(2)`, as many as the data has); p is the
+    simplex of one Categorical outcome."""
+    alpha = st.args[0]
+    if isinstance(alpha, ast.Num):
+        if alpha.value <= 0:
+            ctx.err("E204", f"the concentration of Dirichlet must be positive, got {alpha.text}", alpha.span)
+    elif isinstance(alpha, ast.VectorLit) and all(isinstance(a, ast.Num) for a in alpha.items):
+        bad = [a for a in alpha.items if a.value <= 0]  # type: ignore[attr-defined]
+        if bad:
+            ctx.err("E204", f"the concentrations of Dirichlet must be positive, got {bad[0].text}", bad[0].span)  # type: ignore[attr-defined]
+        elif len(alpha.items) < 2:
+            ctx.err("E204", "Dirichlet needs two or more concentrations, one per category", alpha.span)
+    else:
+        ctx.err(
+            "E320",
+            f"the concentrations of Dirichlet are numbers, found `{ast.to_text(alpha)}`",
+            alpha.span,
+            "write one per category, `Dirichlet([2, 2, 2])`, or one for all, `Dirichlet(2)`",
+        )
+    if st.kind == "group_prior":
+        ctx.err(
+            "E320",
+            "one simplex per group is not supported: LANGUAGE.md's Categorical(p) has one simplex for all rows",
+            st.node.lhs.span,
+            "write `p ~ Dirichlet(2)` and `y[i] ~ Categorical(p)`",
+        )
+        return
+    if st.kind != "prior":
+        return
+    name = st.targets[0]
+    uses = ctx.syms[name].uses
+    if any(u.slot == "simplex" or (u.stmt.family is None and u.stmt.kind != "derived") for u in uses):
+        return  # the simplex of a Categorical (checked there), or a statement in error
+    other = next(iter(uses), None)
+    why = (
+        f"it is used as a single value at line {other.stmt.node.span.line}"
+        if other is not None
+        else "no Categorical outcome uses it"
+    )
+    ctx.err(
+        "E204",
+        f"Dirichlet is the prior of a Categorical outcome's probabilities, but `{name}` is not one: {why}",
+        st.node.rhs.span,
+        f"use it as `y[i] ~ Categorical({name})`, or give `{name}` another prior",
     )

@@ -23,6 +23,7 @@ _EXAMPLE_PRIOR = {
     "scales": "Exponential(1)",
     "corr": "LKJcorr(2)",
     "ordered": "Normal(0, 1.5)",
+    "simplex": "Dirichlet(2)",
 }
 
 

@@ -56,7 +56,7 @@ def check_shapes(ctx: Context) -> None:
                     u.span,
                     index_example(ctx, sym, u.stmt),
                 )
-        sized = {u.slot for u in bare_uses if u.slot in ("ordered", "scales", "vector", "corr")}
+        sized = {u.slot for u in bare_uses if u.slot in ("ordered", "scales", "vector", "corr", "simplex")}
         if sized:
             sym.sized = sized.pop()
     for st in ctx.stmts:

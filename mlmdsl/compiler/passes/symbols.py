@@ -59,7 +59,7 @@ class Sym:
     data_levels: dict[str, ast.Span] = field(default_factory=dict)  # data: level -> first use
     as_index: dict[str, ast.Span] = field(default_factory=dict)  # data: levels used as an index
     as_value: bool = False  # data: used in arithmetic or as an argument
-    sized: str | None = None  # "ordered"/"scales"/"vector"/"corr" when a distribution sizes it
+    sized: str | None = None  # "ordered"/"scales"/"vector"/"corr"/"simplex" when a distribution sizes it
     uses: list[Use] = field(default_factory=list)
 
     def as_value_uses(self, defining: Stmt) -> list[Use]:
@@ -72,6 +72,7 @@ SIZED_WHAT = {
     "scales": "the vector of scales of correlated effects",
     "corr": "a correlation matrix",
     "vector": "a vector of means",
+    "simplex": "the probabilities of a categorical outcome (a simplex)",
 }
 
 
