@@ -23,7 +23,7 @@ class Declarations(Expressions):
             if dv.in_stan:
                 out.append(self.data_line(dv))
             if dv.kind == "outcome" and (c := self.m.modelled_named(dv.name)) is not None:
-                out += modelled.data_lines(c)
+                out += modelled.data_lines(c, self.size_of(c.level))
         out += gp.data_lines(self.m, self.size_of)
 
     def data_line(self, dv: DataVar) -> Line:
