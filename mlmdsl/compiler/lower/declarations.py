@@ -49,12 +49,14 @@ class Declarations(Expressions):
                     bounds = f"<lower=1, upper={o.stan_k}>"
                 if fam.support == "categorical":
                     bounds = "<lower=1>"
-                return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
+                what = "outcome" if dv.level == ROWS else f"{dv.name} per level of {dv.level} (modelled, discrete: data)"
+                return Line(f"array[{n}] int{bounds} {dv.stan};", f"{what}; {where}")
             bounds = {"positive": "<lower=0>", "nonnegative": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(
                 fam.support, ""
             )
             if self.m.modelled_named(dv.name) is not None:
-                return Line(f"vector[{n}] {dv.stan};", f"{dv.name} where observed (0 where missing); {where}")
+                per = "" if dv.level == ROWS else f" per level of {dv.level}"
+                return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per} where observed (0 where missing); {where}")
             return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
         per = "" if dv.level == ROWS else f" (one per level of {dv.level})"
         return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per}; {where}")
