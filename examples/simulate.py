@@ -6,7 +6,8 @@ The shapes follow the lecture's data: mlm.csv (persons measured repeatedly), ret
 chimpanzees (actors x blocks, four treatments), lme4's sleepstudy, rethinking's Trolley, Kline
 and bangladesh; the rest are small designs for the other structures (nested groupings,
 person x item, signal detection, Gamma/Beta/cloglog outcomes, missing cells and measurement
-error, heavy-tailed groups, a school-level column missing for some schools, sites with a distance matrix for a Gaussian process). The real files are in
+error, heavy-tailed groups, a school-level column missing for some schools, sites with a distance
+matrix for a Gaussian process). The real files are in
 ../shared/data or the rethinking package; see the README for how to fit those instead.
 """
 

@@ -49,7 +49,7 @@ class Declarations(Expressions):
                     bounds = f"<lower=1, upper={o.stan_k}>"
                 if fam.support == "categorical":
                     bounds = "<lower=1>"
-                what = "outcome" if dv.level == ROWS else f"{dv.name} per level of {dv.level} (modelled, discrete: data)"
+                what = "outcome" if dv.level == ROWS else f"{dv.name} per level of {dv.level} (modelled; read as data)"
                 return Line(f"array[{n}] int{bounds} {dv.stan};", f"{what}; {where}")
             bounds = {"positive": "<lower=0>", "nonnegative": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(
                 fam.support, ""
