@@ -208,3 +208,35 @@ def test_data_error(what: str, text: str, table: pd.DataFrame, code: str, words:
     for w in words:
         assert w in text_of, f"{what}: {w!r} not in {text_of!r}"
     assert all((d.span.line, d.span.column) == (3, 1) for d in found), f"{what}: not at the modelled line"
+
+
+def test_prior_predictive_draws_missing_levels_and_keeps_observed_ones() -> None:
+    # nu ~ N(0, 1), tau ~ Exp(1): an imputed level's x has mean 0 and variance 1 + E[tau^2] = 3.
+    # y = a + b x + sigma e: var 1 + 0 + 2 = 3 in a level observed at x = 0, 1 + 3 + 2 = 6 in an
+    # imputed one; both use the same draws, so only reading the observed value tells them apart.
+    df = pd.DataFrame({"y": [0.0] * 4, "id": [1, 1, 2, 2], "x": [0.0, 0.0, np.nan, np.nan]})
+    pp = mlmdsl.Model.from_string(GROUP).prior_predictive(df, draws=40000, seed=5)
+    x = pp.draws("x")
+    assert x.shape == (40000, 1)
+    assert abs(x.mean()) < 0.05 and abs(x.var() - 3) < 0.25
+    y = pp.draws("y")
+    assert abs(y[:, 0].var() - 3) < 0.25 and abs(y[:, 2].var() - 6) < 0.5
+    assert pp.outcomes == ("y",)
+
+
+def test_editor_checks_the_named_table(tmp_path: Path) -> None:
+    from mlmdsl.editor.analysis import analyze, forget_data
+
+    table = tmp_path / "t.csv"
+    _table([1.0, 1.0, 2.0, 2.5, 3.0, 3.0]).to_csv(table, index=False)
+    text = f"# data: {table.name}\n" + GROUP
+    path = tmp_path / "m.mlm"
+    path.write_text(text)
+    forget_data()
+    found = [d for d in analyze(text, str(path)).diagnostics if d.code == "E403"]
+    assert found and (found[0].span.line, found[0].span.column) == (4, 1) and "id 2 has x = 2" in found[0].message
+    _table([1.0, 1.0, np.nan, np.nan, 3.0, 3.0]).to_csv(table, index=False)
+    forget_data()
+    result = analyze(text, str(path))
+    assert not [d for d in result.diagnostics if d.is_error]
+    assert result.compiled.model is not None and result.compiled.model.modelled_named("x") is not None
