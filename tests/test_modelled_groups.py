@@ -240,3 +240,14 @@ def test_editor_checks_the_named_table(tmp_path: Path) -> None:
     result = analyze(text, str(path))
     assert not [d for d in result.diagnostics if d.is_error]
     assert result.compiled.model is not None and result.compiled.model.modelled_named("x") is not None
+
+
+def test_prior_predictive_of_a_row_level_modelled_column() -> None:
+    # The row-level form too (it raised a KeyError before): B's missing cells are drawn from
+    # Normal(nu, sigma_B), nu ~ N(0, 1), sigma_B ~ Exp(1): mean 0, variance 3.
+    text = "K[i] ~ Normal(mu[i], sigma)\nmu[i] = a + bB * B[i]\nB[i] ~ Normal(nu, sigma_B)\na ~ Normal(0, 1)\nbB ~ Normal(0, 1)\nnu ~ Normal(0, 1)\nsigma_B ~ Exponential(1)\nsigma ~ Exponential(1)\n"
+    df = pd.DataFrame({"K": [0.0] * 3, "B": [0.5, np.nan, np.nan]})
+    pp = mlmdsl.Model.from_string(text).prior_predictive(df, draws=40000, seed=6)
+    b = pp.draws("B")
+    assert b.shape == (40000, 2) and abs(b.mean()) < 0.05 and abs(b.var() - 3) < 0.25
+    assert pp.outcomes == ("K",)
