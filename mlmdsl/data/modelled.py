@@ -194,7 +194,8 @@ def _varies(
         f"(row {b.rows[first]}) and {dv.name} = {show(values[other])} (row {b.rows[other]})",
         dv.span,
         f"a column that varies within a `{g}` is a row-level column: model it as `{dv.name}[{i}] ~ ...` "
-        f"and use `{dv.name}[{i}]`",
+        f"and use `{dv.name}[{i}]`; if the column is unrelated to this line, rename the line's `{dv.name}` "
+        "(a group-level line named like a column models that column)",
     )
 
 
