@@ -6,7 +6,8 @@ The shapes follow the lecture's data: mlm.csv (persons measured repeatedly), ret
 chimpanzees (actors x blocks, four treatments), lme4's sleepstudy, rethinking's Trolley, Kline
 and bangladesh; the rest are small designs for the other structures (nested groupings,
 person x item, signal detection, Gamma/Beta/cloglog outcomes, missing cells and measurement
-error, heavy-tailed groups, sites with a distance matrix for a Gaussian process). The real files are in
+error, heavy-tailed groups, a school-level column missing for some schools, sites with a distance
+matrix for a Gaussian process). The real files are in
 ../shared/data or the rethinking package; see the README for how to fit those instead.
 """
 
@@ -221,6 +222,23 @@ def divorce_error(seed: int = 22) -> pd.DataFrame:
     return pd.DataFrame({"D_obs": np.round(D_obs, 3), "D_sd": np.round(D_sd, 3), "A": np.round(A, 3)})
 
 
+def school_funding(seed: int = 25) -> pd.DataFrame:
+    """Scores of pupils in 24 schools; funding is a school-level column (one value per school,
+    repeated on its pupils' rows), unknown for 6 schools and left blank on some rows of others."""
+    rng = np.random.default_rng(seed)
+    k = 24
+    funding = rng.normal(0.5, 1.0, k)
+    n = rng.integers(4, 9, k)
+    school = np.repeat(np.arange(k), n)
+    score = 0.2 + 0.8 * funding[school] + rng.normal(0, 0.5, len(school))
+    shown = np.round(funding, 3)[school]
+    shown[np.isin(school, rng.choice(k, 6, replace=False))] = np.nan  # unknown for these schools
+    blank = rng.random(len(school)) < 0.15  # not recorded on every row of the others
+    shown[blank] = np.nan
+    names = np.array([f"s{j + 1:02d}" for j in range(k)])
+    return pd.DataFrame({"school": names[school], "funding": shown, "score": np.round(score, 3)})
+
+
 def robust_groups(seed: int = 23) -> pd.DataFrame:
     """Group means with heavy tails (StudentT(3)), and a block effect that sums to zero."""
     rng = np.random.default_rng(seed)
@@ -266,6 +284,7 @@ DATA_SETS = {
     "milk_missing.csv": milk_missing,
     "divorce_error.csv": divorce_error,
     "robust_groups.csv": robust_groups,
+    "school_funding.csv": school_funding,
 }
 
 

@@ -94,14 +94,19 @@ class Model:
         "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form.
         `cells=True` writes the likelihood over cells of identical rows (mlmdsl.data.cells);
         the Stan data must then include the cells' arrays."""
+        from mlmdsl.data import BoundData
+
         chosen = parameterization or self._parameterization
         _check_parameterization(chosen)
+        if not isinstance(data, BoundData):
+            model, data = self._for_table(data)  # compiled against the table's columns
+            if model is not self:
+                return model.for_data(model._bind(data, False), parameterization, cells=cells, threads=threads)
         compiled = self._compiled
         if chosen != "auto":
             if chosen == self._parameterization and not cells and not threads:
                 return self
             return Model(self._recompile(default_centered=chosen == "centered", cells=cells, threads=threads), chosen)
-        from mlmdsl.data import BoundData
         from mlmdsl.data.parameterize import choose
 
         bound = data if isinstance(data, BoundData) else self.bind(data)
@@ -116,7 +121,26 @@ class Model:
 
     def _recompile(self, **options: Any) -> Compiled:
         c = self._compiled
-        return compile_source(c.source, c.filename, generated_quantities=c.generated_quantities, **options)
+        return compile_source(
+            c.source, c.filename, generated_quantities=c.generated_quantities, columns=c.columns, **options
+        )
+
+    def _for_table(self, data: Any) -> tuple[Model, Any]:
+        """This model compiled against the table's columns (a group-level line on a column's
+        name models that column: mlmdsl.data.modelled.for_columns), and the data with its table
+        read, so it is read once. A table that cannot be read is left to bind() to report."""
+        from mlmdsl.data import DataError, read_table
+        from mlmdsl.data.matrices import TABLE_KEY, split_data
+        from mlmdsl.data.modelled import for_columns
+
+        table, supplied = split_data(data)
+        try:
+            df = read_table(table)
+        except DataError:
+            return self, data
+        compiled = for_columns(self._compiled, df.columns, default_centered=self._parameterization == "centered")
+        model = self if compiled is self._compiled else Model(compiled, self._parameterization)
+        return model, ({TABLE_KEY: df, **supplied} if supplied else df)
 
     # ---- what the compiler found ---------------------------------------------------------
     @property
@@ -163,17 +187,28 @@ class Model:
 
     def check(self, data: pd.DataFrame | str | Path | None = None, *, drop_missing: bool = False) -> list[Diagnostic]:
         """All diagnostics; with data, also the data's (missing columns, bad outcome values...)."""
-        diags = list(self.diagnostics)
-        if data is not None:
-            from mlmdsl.data import DataError, bind
+        if data is None:
+            return list(self.diagnostics)
+        from mlmdsl.data import DataError, bind
 
-            try:
-                diags += bind(self._compiled.model, data, drop_missing=drop_missing).diagnostics
-            except DataError as e:
-                diags += e.diagnostics
+        try:
+            model, data = self._for_table(data)
+        except CompileError as e:  # compiled against the table's columns, the model has errors
+            return list(e.diagnostics)
+        diags = list(model.diagnostics)
+        try:
+            diags += bind(model._compiled.model, data, drop_missing=drop_missing).diagnostics
+        except DataError as e:
+            diags += e.diagnostics
         return diags
 
     def bind(self, data: pd.DataFrame | str | Path, *, drop_missing: bool = False) -> BoundData:
+        """The Stan data for `data`, for this model compiled against the table's columns (the
+        same model unless a group-level line names a column: see mlmdsl.data.modelled)."""
+        model, data = self._for_table(data)
+        return model._bind(data, drop_missing)
+
+    def _bind(self, data: Any, drop_missing: bool) -> BoundData:
         from mlmdsl.data import DataError, bind
 
         try:
@@ -237,15 +272,17 @@ class Model:
             output_dir=Path(output_dir) if output_dir is not None else None,
             threads_per_chain=threads_per_chain,
         )
-        bound = self.bind(data, drop_missing=drop_missing)
+        table = data
+        compiled_for, data = self._for_table(data)  # group-level modelled columns need the columns
+        bound = compiled_for._bind(data, drop_missing)
         for d in bound.diagnostics:
             warnings.warn(d.message, DataWarning, stacklevel=2)
         cells = None
         if sufficient_statistics:
             from mlmdsl.data.cells import find_cells
 
-            cells = find_cells(self.checked, bound)
-        model = self.for_data(bound, parameterization, cells=cells is not None, threads=threads_per_chain > 1)
+            cells = find_cells(compiled_for.checked, bound)
+        model = compiled_for.for_data(bound, parameterization, cells=cells is not None, threads=threads_per_chain > 1)
         stan_data = bound.stan_data if cells is None else {**bound.stan_data, **cells.stan_data}
         raw = get_backend(backend).sample(model.stan_code(), stan_data, config)
         from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
@@ -265,7 +302,7 @@ class Model:
             stan_code=model.stan_code(),
             data_info=info,
             model_source=self.source,
-            data=split_data(data)[0],  # the table; matrices beside it are in the Stan data
+            data=split_data(table)[0],  # the table; matrices beside it are in the Stan data
         )
 
     def prior_predictive(

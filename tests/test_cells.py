@@ -28,11 +28,13 @@ b ~ Normal(0, 1)
 sigma ~ Exponential(1)
 """
 
+# `sg`, not `s`: the shared table has a column `s`, and a group-level line on a column's name
+# models that column (docs/modelled-columns.md).
 NORMAL_SIGMA_PER_GROUP = """
-y[i] ~ Normal(mu[i], s[g[i]])
+y[i] ~ Normal(mu[i], sg[g[i]])
 mu[i] = a[g[i]] + b * x[i]
 a[j] ~ Normal(0, 2)
-s[j] ~ Exponential(1)
+sg[j] ~ Exponential(1)
 b ~ Normal(0, 1)
 """
 

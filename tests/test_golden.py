@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from mlmdsl.compiler import compile_source
+from mlmdsl.data import read_table
+from mlmdsl.data.modelled import for_columns
+from mlmdsl.modelfile import data_path
 from tests.conftest import EXAMPLES, REPO, STAN_OUT
 
 MODELS = sorted(EXAMPLES.glob("*.mlm"))
@@ -20,7 +23,11 @@ MODELS = sorted(EXAMPLES.glob("*.mlm"))
 
 def _compile(path: Path) -> str:
     rel = path.relative_to(REPO).as_posix()
-    compiled = compile_source(path.read_text(encoding="utf-8"), rel)
+    text = path.read_text(encoding="utf-8")
+    compiled = compile_source(text, rel)
+    named = data_path(text, path)
+    if named is not None:  # as `mlm transpile` does: against the columns of the table it names
+        compiled = for_columns(compiled, read_table(named).columns)
     errors = [d for d in compiled.diagnostics if d.is_error]
     assert compiled.ok, f"{rel} does not compile: {errors}"
     assert compiled.stan_code is not None

@@ -123,6 +123,7 @@ def prior_predictive(
     """Simulate `draws` parameter sets from the priors and one outcome data set from each."""
     from mlmdsl.posterior.fit import Fit
 
+    model, data = model._for_table(data)  # compiled against the table's columns (modelled columns)
     table, bound, missing = design(model, data)
     checked = model.checked
     values, outcomes = simulate_draws(checked, bound, draws, seed)
@@ -137,6 +138,10 @@ def prior_predictive(
         value = values.get(var.name)
         if value is None:
             continue
+        if var.role == "imputed":  # the column's draws in its missing cells only
+            c = checked.modelled_named(var.name)
+            assert c is not None
+            value = value[:, np.asarray(bound.stan_data[c.missing_rows], dtype=np.int64) - 1]
         shaped = value.reshape(draws, *value.shape[1:])
         if not var.dims:
             shaped = shaped.reshape(draws)
@@ -146,7 +151,9 @@ def prior_predictive(
     raw = RawFit(draws=raw_draws, sampler_stats={}, backend="prior", config=config)
     fit = Fit.from_raw(raw, schema, observed, model_name=model.name, model_source=model.source, data=table)
     discrete = {lk.outcome: lk.family.discrete for lk in checked.likelihoods}
-    return PriorPredictive(_as_prior(fit), tuple(outcomes), discrete)
+    # A modelled column is simulated as a quantity of the prior (its missing cells), not an outcome.
+    simulated = tuple(o for o in outcomes if checked.modelled_named(o) is None)
+    return PriorPredictive(_as_prior(fit), simulated, discrete)
 
 
 def _as_prior(fit: Fit) -> Any:

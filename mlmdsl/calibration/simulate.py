@@ -26,7 +26,7 @@ from scipy import special, stats
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
-from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Param
+from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Modelled, Param
 from mlmdsl.data import BoundData
 from mlmdsl.posterior import families_extra
 from mlmdsl.posterior.predict import family_draw, ordered_probabilities
@@ -143,7 +143,8 @@ class Simulator:
 
     # -- names -----------------------------------------------------------------------------
     def knows(self, name: str, domain: str) -> bool:
-        return (name, domain) in self.data or name in self.params or name in self.derived
+        known = (name, domain) in self.data or name in self.params or name in self.derived
+        return known or any(c.name == name for c in self.m.modelled)
 
     def lookup(self, name: str, domain: str) -> Any:
         dv = self.data.get((name, domain))
@@ -154,7 +155,33 @@ class Simulator:
         d = self.derived.get(name)
         if d is not None:
             return self.derived_value(d)
+        c = next((c for c in self.m.modelled if c.name == name), None)
+        if c is not None:
+            return self.modelled(c)
         raise KeyError(name)
+
+    def modelled(self, c: Modelled) -> np.ndarray:
+        """A modelled column (draws, cells): the data where observed, its own line's draw in the
+        missing cells (rows, or levels at group level); a discrete one is its data."""
+        if c.name in self.values:
+            return self.values[c.name]
+        self.enter(c.name)
+        dv = next(dv for dv in self.m.data_vars(c.name, c.level) if dv.kind == "outcome")
+        observed = np.asarray(self.bound.stan_data[dv.stan], dtype=float)
+        value = np.broadcast_to(observed, (self.s, observed.size)).copy()
+        if not c.discrete:
+            cells = np.asarray(self.bound.stan_data[c.missing_rows], dtype=np.int64) - 1
+            if c.prior is not None:
+                family, args, stmt = c.prior.family, c.prior.args, c.prior.stmt
+            else:
+                lk = next(lk for lk in self.m.likelihoods if lk.outcome == c.name)
+                family, args, stmt = lk.family, lk.args, lk.stmt
+            shape = (self.s, observed.size)
+            evaluated = [np.broadcast_to(np.asarray(self.eval(a, stmt, c.level), dtype=float), shape) for a in args]
+            value[:, cells] = family_draw(family, evaluated, self.rng, shape)[:, cells]
+        self.values[c.name] = value
+        self.busy.discard(c.name)
+        return value
 
     def letter(self, stmt: ast.Sample | ast.Assign) -> str:
         return self.m.statement_letters.get(id(stmt), self.m.row_letter)
@@ -327,6 +354,8 @@ class Simulator:
         for d in self.m.derived:
             if not d.data_only:
                 self.derived_value(d)
+        for c in self.m.modelled:
+            self.modelled(c)
 
 
 def lkj_corr(eta: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ from mlmdsl.cli.common import print_diagnostics, read_model
 from mlmdsl.cli.fit import add_data_matrix
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.diagnostics import to_json
+from mlmdsl.compiler.passes.modelled import group_line_names
 from mlmdsl.modelfile import data_path
 
 
@@ -19,13 +20,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{filename}: using the data named in its `# data:` comment: {named}", file=sys.stderr)
     compiled = compile_source(source, filename)
     diags = list(compiled.diagnostics)
-    if compiled.ok and args.data:
-        from mlmdsl.data import DataError, bind
+    # A model with errors is checked against the table only when its columns may change its
+    # reading (a discrete group-level line on a column's name is data, not a bad prior).
+    if args.data and compiled.program is not None and (compiled.ok or group_line_names(compiled.program)):
+        from mlmdsl.data import DataError, bind, read_table
         from mlmdsl.data.matrices import with_matrices
+        from mlmdsl.data.modelled import for_columns
 
         try:
-            data = with_matrices(args.data, args.data_matrix)
-            diags += bind(compiled.model, data, drop_missing=args.drop_missing).diagnostics
+            table = read_table(args.data)
+            # Against the table's columns: a group-level line on a column's name models it.
+            compiled = for_columns(compiled, table.columns)
+            diags = list(compiled.diagnostics)
+            if compiled.ok:
+                data = with_matrices(table, args.data_matrix)
+                diags += bind(compiled.model, data, drop_missing=args.drop_missing).diagnostics
         except DataError as e:
             diags += e.diagnostics
     errors = sum(d.is_error for d in diags)

@@ -8,7 +8,7 @@ over the one shared symbol table; this module runs them in order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.diagnostics import Diagnostic
@@ -20,6 +20,7 @@ from mlmdsl.compiler.passes import (
     effects,
     gp,
     lints,
+    modelled,
     outcomes,
     roles,
     shapes,
@@ -34,6 +35,7 @@ def check(
     centered: Mapping[str, bool] | None = None,
     reasons: Mapping[str, str] | None = None,
     default_centered: bool = False,
+    columns: Collection[str] | None = None,
 ) -> tuple[CheckedModel | None, list[Diagnostic]]:
     """Check a parsed program. Returns the checked model (None if there are errors) and all
     diagnostics (errors, warnings and notes).
@@ -41,8 +43,9 @@ def check(
     `centered` chooses, per group-level parameter (for correlated effects: any one of them),
     the centred (True) or non-centred (False) form; `reasons` says why, for the N600 note. A
     line's `@centered`/`@noncentered` and the file's directive win over both; `default_centered`
-    applies to the statements neither names."""
-    ctx = Context(program, centered, reasons, default_centered)
+    applies to the statements neither names. `columns` are the data's column names, when the
+    model is compiled against a table (group-level modelled columns, passes/modelled.py)."""
+    ctx = Context(program, centered, reasons, default_centered, columns)
     return run(ctx), ctx.diags
 
 
@@ -57,6 +60,7 @@ def run(ctx: Context) -> CheckedModel | None:
     roles.read_as_data_warnings(ctx)  # after domains: it names the grouping a column is read at
     constraints.run(ctx)
     outcomes.run(ctx)
+    modelled.run(ctx)
     roles.require_likelihood(ctx)
     if ctx.has_errors:
         return None

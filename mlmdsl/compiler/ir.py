@@ -104,24 +104,30 @@ class Modelled:
     that another statement uses. Observed where the data has a value, a parameter where it does
     not; absent from the data, all parameters (a latent per-row quantity).
 
+    At group level (`level` a grouping: `x[j] ~ Normal(nu, tau)` on a column of the table the
+    model is compiled against), one value per level: the cells are the grouping's levels, and its
+    line (`prior`) is a statement of its own, not one of the likelihoods.
+
     Lowered generic in sizes: the data holds the observed values (0 in the missing cells), the
-    number of missing cells and their rows; the parameters block one value per missing cell;
-    transformed parameters merge the two into the column's vector, which every statement uses.
-    A discrete column cannot be imputed without marginalising: it is read as data, and the binder
-    reports missing values in it (`discrete`).
+    number of missing cells and their rows (or levels); the parameters block one value per
+    missing cell; transformed parameters merge the two into the column's vector, which every
+    statement uses. A discrete column cannot be imputed without marginalising: it is read as
+    data, and the binder reports missing values in it (`discrete`).
     """
 
     name: str  # the column's name
     stan: str  # the merged vector (transformed parameter): "B"
     values: str  # data: the observed values, 0 where missing: "B_data"
     n_missing: str  # data: the number of missing cells: "N_B_missing"
-    missing_rows: str  # data: their rows, 1..N: "B_missing_rows"
+    missing_rows: str  # data: their rows, 1..N: "B_missing_rows" (levels 1..N_id: "x_missing_levels")
     impute: str  # parameters: one per missing cell: "B_impute"
-    dim: str  # the output dim of the imputed cells, labelled "row 7", ...
+    dim: str  # the output dim of the imputed cells, labelled "row 7", ... (or "id 17", ...)
     line: int
     discrete: bool = False
     lower: str | None = None  # bounds of the imputed values, from the family's support
     upper: str | None = None
+    level: str = ROWS  # ROWS, or the grouping of a group-level modelled column
+    prior: Prior | None = None  # group level: its own line, lowered as a statement of the model
 
 
 @dataclass(frozen=True)

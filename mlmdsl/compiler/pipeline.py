@@ -5,7 +5,7 @@ Pure functions; nothing here imports a sampler, so `mlm transpile` and `mlm chec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from mlmdsl.compiler import ast
@@ -30,6 +30,8 @@ class Compiled:
     lowered: Lowered | None = None
     stan_code: str | None = None
     generated_quantities: bool = True  # as asked, so a recompilation keeps it
+    # The data's columns it was compiled against (group-level modelled columns), kept likewise.
+    columns: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -46,20 +48,28 @@ def compile_source(
     default_centered: bool = False,
     cells: bool = False,
     threads: bool = False,
+    columns: Collection[str] | None = None,
 ) -> Compiled:
     """`centered` overrides the parameterization per group-level parameter (`{"alpha": True}`
     samples `alpha` centred), `reasons` explains each choice in its N600 note, and
     `default_centered` is the form of every statement neither the text nor `centered` decides.
     A line's `@centered`/`@noncentered` and the file's `@centered` directive always win.
     `cells` writes the likelihood over cells of identical rows (sufficient statistics; the data
-    must then carry mlmdsl.data.cells' arrays); `threads` writes it as `reduce_sum`."""
+    must then carry mlmdsl.data.cells' arrays); `threads` writes it as `reduce_sum`.
+    `columns` are the data's column names (mlmdsl.data.modelled.for_columns passes those named
+    like a group-level line): such a line models the column instead of declaring an effect."""
+    cols = frozenset(columns or ())
     program, diags = parse(source, filename)
     if program is None:
-        return Compiled(source, filename, tuple(diags), generated_quantities=generated_quantities)
-    model, check_diags = check(program, centered=centered, reasons=reasons, default_centered=default_centered)
+        return Compiled(source, filename, tuple(diags), generated_quantities=generated_quantities, columns=cols)
+    model, check_diags = check(
+        program, centered=centered, reasons=reasons, default_centered=default_centered, columns=cols
+    )
     diags = [*diags, *check_diags]
     if model is None:
-        return Compiled(source, filename, tuple(diags), program, generated_quantities=generated_quantities)
+        return Compiled(
+            source, filename, tuple(diags), program, generated_quantities=generated_quantities, columns=cols
+        )
     lowered = lower(model, generated_quantities, cells=cells, threads=threads)
     code = emit(lowered.program, filename)
-    return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities)
+    return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities, cols)

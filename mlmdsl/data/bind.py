@@ -140,7 +140,7 @@ class _Binder:
             assert values is not None  # a failure was reported as an error
             if dv.in_stan:
                 stan_data[dv.stan] = values
-            if dv.kind == "outcome":
+            if dv.kind == "outcome" and dv.level == ROWS:  # a group-level modelled column is not per row
                 observed[dv.name] = values
         labels = {name: c.levels for name, c in self.coding.items() if c is not None}
         labels.update(self.m.dim_labels())
@@ -148,7 +148,7 @@ class _Binder:
         for c in self.m.modelled:
             if c.name in self.imputed:
                 stan_data.update(modelled.stan_data(self, c, self.imputed[c.name]))
-                labels[c.dim] = modelled.labels(self, self.imputed[c.name])
+                labels[c.dim] = modelled.labels(self, c, self.imputed[c.name])
         for o in self.m.ordinals:
             categories = self.categories[o.outcome]
             stan_data[o.stan_k] = len(categories)
@@ -225,7 +225,13 @@ class _Binder:
     # -- missing values ----------------------------------------------------------------
     def missing_values(self) -> None:
         # A modelled column's missing cells are parameters, not missing data (data/modelled.py).
-        present = [c for c in self.columns if c not in self.absent and modelled.imputable(self.m, c) is None]
+        present = [
+            c
+            for c in self.columns
+            if c not in self.absent
+            and modelled.imputable(self.m, c) is None
+            and modelled.group_level(self.m, c) is None
+        ]
         masks = {c: m for c in present if (m := _missing_mask(self.df[c])).any()}
         if not masks:
             return
@@ -346,6 +352,8 @@ class _Binder:
 
     # -- one DataVar -------------------------------------------------------------------
     def bind_var(self, dv: DataVar) -> np.ndarray | None:
+        if dv.kind == "outcome" and (c := modelled.group_level(self.m, dv.name)) is not None:
+            return modelled.per_level(self, dv, c, support.outcome)  # observed levels and missing ones
         values = self.row_values(dv)
         if values is None or dv.level == ROWS:
             return values

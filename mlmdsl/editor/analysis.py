@@ -150,6 +150,12 @@ def analyze(text: str, path: str | None = None, filename: str | None = None) -> 
         stamp, frame, read_diags = _read(resolved)
         data.frame = frame
         data.diagnostics = read_diags
+        if frame is not None and compiled.program is not None:
+            from mlmdsl.data.modelled import for_columns
+
+            # Against the table's columns: a group-level line on a column's name models it.
+            compiled = for_columns(compiled, frame.columns)
+            diagnostics = list(compiled.diagnostics)
         if frame is not None and compiled.ok:
             data.bound, data.diagnostics = _bind(compiled, resolved, stamp, frame)
         diagnostics += [_placed(d, data.span) for d in data.diagnostics]

@@ -77,6 +77,8 @@ class SymbolTable:
     # -- building --
     def _define(self, program: ast.Program) -> None:
         model = self.analysis.compiled.model
+        # Group-level lines on the table's columns model those columns: named by the data.
+        columns = {c.name for c in model.modelled if c.prior is not None} if model is not None else set()
         for st in program.statements:
             if isinstance(st, ast.Directive):
                 continue
@@ -97,7 +99,7 @@ class SymbolTable:
                     continue
                 if isinstance(st, ast.Assign):
                     role: Role = "derived"
-                elif letter == self.row_letter:
+                elif letter == self.row_letter or item.id in columns:
                     role = "outcome"
                 else:
                     role = "parameter"

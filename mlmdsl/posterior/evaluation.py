@@ -25,7 +25,7 @@ from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived, Likelihood, Param
 from mlmdsl.posterior import families_extra as extra
 from mlmdsl.posterior.errors import PredictionError
 from mlmdsl.posterior.group_levels import GroupLevels
-from mlmdsl.posterior.imputed import merged_column
+from mlmdsl.posterior.imputed import merged_column, merged_levels
 from mlmdsl.posterior.labels import find_label, label_key, plain, rows_text
 from mlmdsl.posterior.outcomes import INVERSE_LINKS, family_draw, family_mean, mean_slot
 
@@ -180,6 +180,17 @@ class Predictor(GroupLevels):
         except ValueError as exc:
             raise PredictionError(str(exc)) from None
 
+    def modelled_levels(self, name: str, grouping: str, text: str) -> np.ndarray:
+        """A group-level modelled column at each row's level: the table's, or the imputed draws."""
+        posterior = self.fit.idata.posterior[name]
+        labels = posterior.coords[posterior.dims[-1]].values.tolist()
+        series = self.table[name] if name in self.table.columns else None
+        try:
+            levels = self.labels(grouping, f"`{text}`")
+            return merged_levels(series, levels, self.posterior(name), labels, name, grouping)
+        except ValueError as exc:
+            raise PredictionError(str(exc)) from None
+
     def letter(self, stmt: ast.Sample | ast.Assign) -> str:
         return self.m.statement_letters.get(id(stmt), self.m.row_letter)
 
@@ -254,6 +265,9 @@ class Predictor(GroupLevels):
             return self.fixed_levels(p, grouping, text)
         if symbol in self.derived:
             return self.derived_value(self.derived[symbol], grouping)
+        c = self.m.modelled_named(symbol)
+        if c is not None and c.prior is not None:  # observed per level, imputed where the fit did
+            return self.modelled_levels(symbol, grouping, text)
         # A group-level column (z in b0 + b1 * z[j]): the row's own value, constant per level.
         return self.column(symbol, f"`{text}`")
 

@@ -236,7 +236,8 @@ class Fit:
         from mlmdsl.compiler import compile_source
         from mlmdsl.compiler.diagnostics import CompileError
 
-        compiled = compile_source(self.model_source, self.model_name)
+        # Against the columns it read: a group-level line on a column's name is a modelled column.
+        compiled = compile_source(self.model_source, self.model_name, columns=self.data_info.get("columns"))
         if compiled.model is None:
             raise CompileError(compiled.diagnostics, compiled.source, compiled.filename)
         return compiled.model

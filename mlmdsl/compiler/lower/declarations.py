@@ -25,7 +25,7 @@ class Declarations(Expressions):
             if dv.in_stan:
                 out.append(self.data_line(dv))
             if dv.kind == "outcome" and (c := self.m.modelled_named(dv.name)) is not None:
-                out += modelled.data_lines(c)
+                out += modelled.data_lines(c, self.size_of(c.level))
         out += gp.data_lines(self.m, self.size_of)
 
     def data_line(self, dv: DataVar) -> Line:
@@ -55,12 +55,14 @@ class Declarations(Expressions):
                 if fam.support == "categorical":
                     sx = next((x for x in self.m.simplexes if x.outcome == dv.name), None)
                     bounds = f"<lower=1, upper={sx.stan_k}>" if sx is not None else "<lower=1>"
-                return Line(f"array[{n}] int{bounds} {dv.stan};", f"outcome; {where}")
+                what = "outcome" if dv.level == ROWS else f"{dv.name} per level of {dv.level} (modelled; read as data)"
+                return Line(f"array[{n}] int{bounds} {dv.stan};", f"{what}; {where}")
             bounds = {"positive": "<lower=0>", "nonnegative": "<lower=0>", "unit": "<lower=0, upper=1>"}.get(
                 fam.support, ""
             )
             if self.m.modelled_named(dv.name) is not None:
-                return Line(f"vector[{n}] {dv.stan};", f"{dv.name} where observed (0 where missing); {where}")
+                per = "" if dv.level == ROWS else f" per level of {dv.level}"
+                return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per} where observed (0 where missing); {where}")
             return Line(f"vector{bounds}[{n}] {dv.stan};", f"outcome; {where}")
         per = "" if dv.level == ROWS else f" (one per level of {dv.level})"
         return Line(f"vector[{n}] {dv.stan};", f"{dv.name}{per}; {where}")

@@ -54,7 +54,7 @@ class Effects(Declarations):
             pending.append((p, needs - {p.name}, {p.name}))
         declared: set[str] = set()
         for c in modelled.imputable(self.m):
-            self.out.transformed_parameters += modelled.merged_lines(c)
+            self.out.transformed_parameters += modelled.merged_lines(c, self.size_of(c.level))
         for g in self.m.gps:
             n = self.size_of(g.grouping)
             self.out.transformed_parameters += gp.transformed_lines(

@@ -104,6 +104,9 @@ class Expressions:
             if d is not None and d.level == ROWS:
                 base = self._redirect(name, base)
             return Code(f"{base}[{index_var}]", True)
+        c = self.m.modelled_named(name)
+        if c is not None:  # a group-level modelled column: observed or imputed per level
+            return Code(f"{c.stan}[{index_var}]", True)
         # a group-level data column read through each row's group: z[id[i]]
         dv = self.m.data_var(name, col)
         assert dv is not None, f"no data for {name} at {col}"

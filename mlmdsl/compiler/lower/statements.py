@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
-from mlmdsl.compiler.lower import families_extra
+from mlmdsl.compiler.lower import families_extra, modelled
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
 from mlmdsl.compiler.lower.threads import ThreadedLikelihood
 
@@ -95,6 +95,13 @@ class Statements(ThreadedLikelihood):
             target = self.block_of_corr(p.name).chol if p.shape == "corr" else p.stan
             line = Line(f"{target} ~ {fam.stan}({args});", stmt_comment(self.m, st))
             statements.append((st.span.line, [line]))
+        for c in modelled.group_level(self.m):  # `x[j] ~ ...` on a column: one statement over the levels
+            assert c.prior is not None
+            codes = [self.expr(a, c.prior.stmt) for a in c.prior.args]
+            args = ", ".join(x.text for x in stan_order(c.prior.family, codes))
+            target = modelled.statement_target(self.m, c)
+            line = Line(f"{target} ~ {c.prior.family.stan}({args});", stmt_comment(self.m, c.prior.stmt))
+            statements.append((c.line, [line]))
         for b in self.m.correlated:
             statements.append((b.stmt.span.line, self.block_statements(b)))
         # The user's order, so the comments read down the .mlm file (stable: a shared prior

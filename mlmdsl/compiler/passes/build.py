@@ -26,7 +26,7 @@ from mlmdsl.compiler.ir import (
     Simplex,
 )
 from mlmdsl.compiler.passes.constraints import bounds
-from mlmdsl.compiler.passes.modelled import modelled_names
+from mlmdsl.compiler.passes.modelled import group_modelled_names, modelled_names
 from mlmdsl.compiler.passes.noncentering import block_note, centered_choice, choose
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym, index_column
 
@@ -44,6 +44,8 @@ class _Builder:
         self.modelled: tuple[Modelled, ...] = ()
         self.gps: dict[str, GaussianProcess] = {}
         self.simplexes: tuple[Simplex, ...] = ()
+        # Group-level lines on columns of the data: modelled columns, not effects (passes/modelled.py).
+        self.group_modelled = set(group_modelled_names(ctx))
 
     def build(self) -> CheckedModel:
         for reserved in ("N", "log_lik", "K"):
@@ -123,25 +125,32 @@ class _Builder:
         return out
 
     def build_modelled(self, stan: dict[str, str]) -> tuple[Modelled, ...]:
+        names = set(modelled_names(self.ctx)) | self.group_modelled
         out = []
-        for name in modelled_names(self.ctx):
-            st = self.ctx.defined[name]
+        for st in self.ctx.stmts:
+            name = st.targets[0]
+            if name not in names or self.ctx.defined.get(name) is not st:
+                continue
             assert st.family is not None
             lower, upper, _ = bounds(self.ctx, self.ctx.syms[name], st)
             s = stan[name]
+            group = name in self.group_modelled
+            level = self.ctx.syms[name].domain if group else ROWS
             out.append(
                 Modelled(
                     name,
                     s,
                     self.ctx.names.fresh(f"{s}_data"),
                     self.ctx.names.fresh(f"N_{s}_missing"),
-                    self.ctx.names.fresh(f"{s}_missing_rows"),
+                    self.ctx.names.fresh(f"{s}_missing_{'levels' if group else 'rows'}"),
                     self.ctx.names.fresh(f"{s}_impute"),
                     self.dim_name(f"{name}_missing"),
                     st.node.span.line,
                     st.family.discrete,
                     lower,
                     upper,
+                    level or ROWS,
+                    Prior(st.family, st.args, st.node) if group else None,  # type: ignore[arg-type]
                 )
             )
         return tuple(out)
@@ -278,6 +287,8 @@ class _Builder:
             if st.kind not in ("prior", "group_prior", "joint_prior"):
                 continue
             for name in st.targets:
+                if name in self.group_modelled:
+                    continue  # a column of the data, one value per level (build_modelled)
                 sym = self.ctx.syms[name]
                 prior = Prior(st.family, st.args, st.node)  # type: ignore[arg-type]
                 shape, size = "scalar", None
@@ -386,6 +397,15 @@ class _Builder:
                             derived=c.args[0],
                         )
                     )
+                continue
+            if name in self.group_modelled:
+                # Its values per level: observed levels as data, the others imputed (or, discrete,
+                # read as data); its own name is then the merged vector.
+                st = self.ctx.defined[name]
+                c = next(c for c in self.modelled if c.name == name)
+                fam = st.family
+                stan_y = stan[name] if c.discrete else c.values
+                out.append(DataVar(name, stan_y, c.level, "outcome", c.discrete, None, fam, st.target_spans[0]))
                 continue
             if sym.role == "derived":
                 d = derived_by_name.get(name)

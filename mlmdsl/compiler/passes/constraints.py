@@ -9,6 +9,7 @@ arguments against their kinds (positive scales, probabilities in [0, 1], trials 
 from __future__ import annotations
 
 from mlmdsl.compiler import ast
+from mlmdsl.compiler.passes.modelled import is_group_modelled
 from mlmdsl.compiler.passes.symbols import Context, Stmt, Sym
 
 
@@ -21,7 +22,8 @@ def run(ctx: Context) -> None:
 def prior_checks(ctx: Context, st: Stmt) -> None:
     fam = st.family
     assert fam is not None
-    if st.kind != "likelihood" and fam.discrete:
+    # A group-level modelled column is observed: a discrete one is read as data (passes/modelled.py).
+    if st.kind != "likelihood" and fam.discrete and not is_group_modelled(ctx, st):
         ctx.err(
             "E208",
             f"{fam.name} is a distribution of counts or categories; parameters are continuous",

@@ -9,7 +9,7 @@ depends on parameters) live here, on the table, so passes import this module and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from mlmdsl.compiler import ast
@@ -85,8 +85,12 @@ class Context:
         centered: Mapping[str, bool] | None = None,
         reasons: Mapping[str, str] | None = None,
         default_centered: bool = False,
+        columns: Collection[str] | None = None,
     ) -> None:
         self.program = program
+        # The data's column names, when compiling against a table: a group-level line on a
+        # column's name models that column (passes/modelled.py); without them it is an effect.
+        self.columns: frozenset[str] = frozenset(columns or ())
         self.diags: list[Diagnostic] = []
         self._error_spans: set[ast.Span] = set()
         self.row_letter = "i"
