@@ -1,8 +1,8 @@
 """Stage 1: .mlm text -> ast.Program, or syntax diagnostics.
 
-Lark parses with the grammar in grammar/mlm.lark (shipped as mlmdsl.grammar); a Transformer turns
-the tree into frozen AST nodes in this one place. Syntax errors become Diagnostics with
-hand-written sentences instead of Lark's token names.
+Lark parses with the grammar in grammar/mlm.lark (shipped as mlmdsl.grammar); _ToAst, called by
+the LALR parser at each reduction, builds the frozen AST nodes and their spans in this one place.
+Syntax errors become Diagnostics with hand-written sentences instead of Lark's token names.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def _parser() -> Lark:
         text,
         parser="lalr",
         # The AST is built while parsing (an embedded transformer: no Lark tree, no second walk,
-        # and no recursion however deep the input), and each node's span is computed from its
-        # tokens. Lark's propagate_positions did that before and was 60% of the parse; it needs
-        # every token, so the brackets, `~` and `@` are kept and dropped by _ToAst.
+        # and no recursion however deep the input), and _ToAst computes each node's span from
+        # the tokens, which halves the parse (propagate_positions was 60% of it). For that every
+        # token is kept, brackets, `~` and `@` included; _ToAst drops them.
         transformer=_ToAst(),
         propagate_positions=False,
         keep_all_tokens=True,
@@ -193,7 +193,8 @@ class _ToAst:
     """Lark's reductions -> AST nodes, one method per rule (or alias), called by the LALR parser
     bottom-up with the rule's children: tokens (all of them, keep_all_tokens), None for an absent
     `[optional]`, and what these methods returned for the sub-rules. A node's span runs from the
-    start of its first child to the end of its last (parentheses around a child included)."""
+    start of its first child to the end of its last (parentheses around a child included).
+    No method may be named after a terminal (NAME, ...): Lark would call it on every such token."""
 
     def start(self, children):
         flat = []
