@@ -1,8 +1,8 @@
 """Stage 1: .mlm text -> ast.Program, or syntax diagnostics.
 
-Lark parses with the grammar in grammar/mlm.lark (shipped as mlmdsl.grammar); a Transformer turns
-the tree into frozen AST nodes in this one place. Syntax errors become Diagnostics with
-hand-written sentences instead of Lark's token names.
+Lark parses with the grammar in grammar/mlm.lark (shipped as mlmdsl.grammar); _ToAst, called by
+the LALR parser at each reduction, builds the frozen AST nodes and their spans in this one place.
+Syntax errors become Diagnostics with hand-written sentences instead of Lark's token names.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from mlmdsl.compiler import ast
@@ -69,7 +69,13 @@ def _parser() -> Lark:
     return Lark(
         text,
         parser="lalr",
-        propagate_positions=True,
+        # The AST is built while parsing (an embedded transformer: no Lark tree, no second walk,
+        # and no recursion however deep the input), and _ToAst computes each node's span from
+        # the tokens, which halves the parse (propagate_positions was 60% of it). For that every
+        # token is kept, brackets, `~` and `@` included; _ToAst drops them.
+        transformer=_ToAst(),
+        propagate_positions=False,
+        keep_all_tokens=True,
         postlex=_ContinuationLexer(),
         maybe_placeholders=True,
         # Lark caches the built LALR tables in the temp dir, keyed by the grammar's hash:
@@ -91,10 +97,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _span(meta) -> Span:
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
 def _tok_span(tok: Token) -> Span:
@@ -142,62 +144,71 @@ def _balanced(items: list[tuple[str, ast.Expr]]) -> ast.Expr:
     return ast.BinOp(op, left, right, Span.join(left.span, right.span))
 
 
+@dataclass(frozen=True, slots=True)
+class _Wrapped:
+    """A node written inside parentheses (or after a unary plus): the node keeps its own span, and
+    its parent counts from the wider `container` (`(a + b) * c` starts at the `(`, while the sum
+    itself does not include the parentheses)."""
+
+    value: ast.Expr | _Chain
+    container: Span
+
+
 def _fin(value):
-    return value.finish() if isinstance(value, _Chain) else value
+    """A child as its parent stores it: unwrapped from its parentheses, its chain built."""
+    if type(value) is _Wrapped:
+        value = value.value
+    return value.finish() if type(value) is _Chain else value
 
 
-_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+def _outer(value) -> Span:
+    """The span a parent counts for this child."""
+    if type(value) is _Wrapped:
+        return value.container
+    if type(value) is _Chain:
+        return value.links[-1][2]
+    return value.span
+
+
+def _cover(first, last) -> Span:
+    """From the start of `first` to the end of `last` (tokens or built children)."""
+    if type(first) is Token:
+        line, column = first.line, first.column
+    else:
+        s = _outer(first)
+        line, column = s.line, s.column
+    if type(last) is Token:
+        return Span(line, column, last.end_line, last.end_column)
+    s = _outer(last)
+    return Span(line, column, s.end_line, s.end_column)
+
+
+def _whole(children: list) -> Span:
+    """The span of a rule from all its children, absent optionals (None) skipped."""
+    present = [c for c in children if c is not None]
+    return _cover(present[0], present[-1])
 
 
 class _ToAst:
-    """The Lark tree -> AST nodes, without recursion (a tree 1,000 levels deep must not overflow
-    Python's stack before the depth check can say what is wrong)."""
+    """Lark's reductions -> AST nodes, one method per rule (or alias), called by the LALR parser
+    bottom-up with the rule's children: tokens (all of them, keep_all_tokens), None for an absent
+    `[optional]`, and what these methods returned for the sub-rules. A node's span runs from the
+    start of its first child to the end of its last (parentheses around a child included).
+    No method may be named after a terminal (NAME, ...): Lark would call it on every such token."""
 
-    def convert(self, tree: Tree) -> tuple:
-        stack: list[tuple[Tree, list]] = [(tree, [])]
-        iters = [iter(tree.children)]
-        result = None
-        while stack:
-            node, done = stack[-1]
-            child = next(iters[-1], _DONE)
-            if child is _DONE:
-                stack.pop()
-                iters.pop()
-                value = self.build(node, done)
-                if stack:
-                    stack[-1][1].append(value)
-                else:
-                    result = value
-            elif isinstance(child, Tree):
-                stack.append((child, []))
-                iters.append(iter(child.children))
-            else:
-                done.append(child)  # a Token, or None for an absent optional
-        return result  # type: ignore[return-value]
-
-    def build(self, node: Tree, children: list):
-        rule = str(node.data)
-        meta = node.meta
-        if rule in _BINARY:
-            op = _BINARY[rule]
-            left, right = children
-            right = _fin(right)
-            if isinstance(left, _Chain) and _IDENTITY[left.links[0][0]] == _IDENTITY[op]:
-                left.links.append((op, right, _span(meta)))
-                return left
-            return _Chain(_fin(left), [(op, right, _span(meta))])
-        children = [_fin(c) for c in children]
-        return getattr(self, rule)(meta, children)
-
-    def start(self, meta, stmts):
+    def start(self, children):
         flat = []
-        for s in stmts:
-            flat.extend(s if isinstance(s, tuple) else (s,))
+        for s in children:
+            if type(s) is tuple:
+                flat.extend(s)
+            elif type(s) is not Token:  # the newlines between statements
+                flat.append(s)
         return tuple(flat)
 
-    def sample(self, meta, children):
-        lhs, rhs, censoring, truncation, *annotations = children
-        span = _span(meta)
+    def sample(self, children):
+        lhs, _tilde, rhs, censoring, truncation, *annotations = children
+        span = _whole(children)
+        lhs, rhs = _fin(lhs), _fin(rhs)
         shared = _shared_prior(lhs, rhs)
         if shared is not None and censoring is None and truncation is None:
             # ulam's `c(bA, bI, bC) ~ dnorm(0, 0.5)`: one prior for each name, each statement
@@ -205,65 +216,90 @@ class _ToAst:
             return tuple(ast.Sample(name, rhs, tuple(annotations), span) for name in shared)
         return ast.Sample(lhs, rhs, tuple(annotations), span, censoring, truncation)
 
-    def censoring(self, meta, children):
-        word, args = children
-        return ast.Censoring(str(word), tuple(args or ()), _span(meta), _tok_span(word))
+    def censoring(self, children):
+        _bar, word, _open, args, _close = children
+        return ast.Censoring(str(word), args or (), _cover(_bar, _close), _tok_span(word))
 
-    def truncation(self, meta, children):
-        lower, upper = children
-        return ast.Truncation(lower, upper, _span(meta))
+    def truncation(self, children):
+        t, _open, lower, _comma, upper, close = children
+        return ast.Truncation(_fin(lower), _fin(upper), _cover(t, close))
 
-    def assign(self, meta, children):
-        lhs, rhs, *annotations = children
-        return ast.Assign(lhs, rhs, tuple(annotations), _span(meta))
+    def assign(self, children):
+        lhs, _equal, rhs, *annotations = children
+        return ast.Assign(_fin(lhs), _fin(rhs), tuple(annotations), _whole(children))
 
-    def directive(self, meta, children):
-        name, arg = children
-        return ast.Directive(str(name), str(arg) if arg is not None else None, _span(meta))
+    def directive(self, children):
+        _at, name, arg = children
+        return ast.Directive(str(name), str(arg) if arg is not None else None, _whole(children))
 
-    def annotation(self, meta, children):
-        return ast.Annotation(str(children[0]), _span(meta))
+    def annotation(self, children):
+        at, name = children
+        return ast.Annotation(str(name), _cover(at, name))
 
-    def pow(self, meta, children):
-        return ast.BinOp("^", children[0], children[1], _span(meta))
+    def _binary(self, children):
+        left, op, right = children
+        op = str(op)
+        span = _cover(left, right)
+        right = _fin(right)
+        inner = left.value if type(left) is _Wrapped else left
+        if type(inner) is _Chain and _IDENTITY[inner.links[0][0]] == _IDENTITY[op]:
+            inner.links.append((op, right, span))
+            return inner
+        return _Chain(_fin(left), [(op, right, span)])
 
-    def neg(self, meta, children):
-        operand = children[0]
-        if isinstance(operand, ast.Num):  # fold `-1.5` into a literal (and `--1` into `1`)
+    add = sub = mul = div = _binary
+
+    def pow(self, children):
+        left, _caret, right = children
+        return ast.BinOp("^", _fin(left), _fin(right), _cover(left, right))
+
+    def neg(self, children):
+        minus, operand = children
+        span = _cover(minus, operand)
+        operand = _fin(operand)
+        if type(operand) is ast.Num:  # fold `-1.5` into a literal (and `--1` into `1`)
             text = operand.text[1:] if operand.text.startswith("-") else "-" + operand.text
-            return ast.Num(-operand.value, text, _span(meta))
-        return ast.Neg(operand, _span(meta))
+            return ast.Num(-operand.value, text, span)
+        return ast.Neg(operand, span)
 
-    def unary(self, meta, children):  # unary plus
-        return children[0]
+    def unary(self, children):  # unary plus: the operand itself, counted from the `+`
+        plus, operand = children
+        inner = operand.value if type(operand) is _Wrapped else operand
+        return _Wrapped(inner, _cover(plus, operand))
 
-    def index(self, meta, children):
-        base, args = children
-        return ast.Index(base, args, _span(meta))
+    def atom(self, children):  # `( expr )`
+        open_, expr, close = children
+        inner = expr.value if type(expr) is _Wrapped else expr
+        return _Wrapped(inner, _cover(open_, close))
 
-    def call(self, meta, children):
-        name, args = children
+    def index(self, children):
+        base, _open, args, close = children
+        return ast.Index(_fin(base), args, _cover(base, close))
+
+    def call(self, children):
+        name, _open, args, close = children
+        span = _cover(name, close)
         if str(name) == "c" and args:
             # R's c(a, b) (ulam's spelling) builds a vector: the same thing as [a, b].
-            return ast.VectorLit(args, _span(meta))
-        return ast.Call(str(name), args or (), _span(meta), _tok_span(name))
+            return ast.VectorLit(args, span)
+        return ast.Call(str(name), args or (), span, _tok_span(name))
 
-    def vector(self, meta, children):
-        return ast.VectorLit(children[0], _span(meta))
+    def vector(self, children):
+        open_, args, close = children
+        return ast.VectorLit(args, _cover(open_, close))
 
-    def args(self, meta, children):
-        return tuple(children)
+    def args(self, children):
+        return tuple(_fin(c) for c in children[::2])  # the commas between
 
-    def number(self, meta, children):
+    def number(self, children):
         tok = children[0]
         return ast.Num(float(tok), str(tok), _tok_span(tok))
 
-    def name(self, meta, children):
+    def name(self, children):
         tok = children[0]
         return ast.Name(str(tok), _tok_span(tok))
 
 
-_DONE = object()
 
 
 def _shared_prior(lhs: ast.Expr, rhs: ast.Expr) -> tuple[ast.Name, ...] | None:
@@ -383,8 +419,7 @@ def parse(source: str, filename: str = "<model>") -> tuple[ast.Program | None, l
     parser = _parser()
     try:
         with gc_paused():
-            tree = parser.parse(source)
-            stmts = _ToAst().convert(tree)
+            stmts = parser.parse(source)
     except UnexpectedCharacters as e:
         span = Span(e.line, e.column, e.line, e.column + 1)
         char = source[e.pos_in_stream] if e.pos_in_stream is not None else "?"
