@@ -11,25 +11,33 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import import_module
 
-from mlmdsl.cli import check, compare, fit, fmt, lsp, sbc, simulate, transpile
+# The order of `mlm --help`. Each name is a module mlmdsl.cli.<name> whose register() adds the
+# subcommand <name>. They are imported when used, not here: the command modules bring in what they
+# run (the compiler, lark, Jinja2, the sampler stack), and `mlm lsp` must answer an editor's
+# `initialize` without them (issue 13: start in under 0.5 s).
+COMMANDS = ("transpile", "check", "fit", "compare", "simulate", "sbc", "fmt", "lsp")
 
-# The order of `mlm --help`.
-COMMANDS = (transpile, check, fit, compare, simulate, sbc, fmt, lsp)
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `mlm` parser with every command, or with `only` that one (what `mlm ONLY ...` needs)."""
     parser = argparse.ArgumentParser(
         prog="mlm", description="Bayesian multilevel models in lecture notation, compiled to Stan."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
-        command.register(sub)
+    # With one command registered, its usage line still names them all (as `mlm lsp --bad` shows it).
+    every = {"metavar": "{" + ",".join(COMMANDS) + "}"} if only else {}
+    sub = parser.add_subparsers(dest="command", required=True, **every)
+    for name in (only,) if only else COMMANDS:
+        import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # `mlm fit ...` needs only fit's module; `mlm`, `mlm --help` and a misspelt command need them all.
+    only = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(only).parse_args(argv)
     try:
         return args.func(args)
     except SystemExit as e:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
-    # Imported here: pygls and lsprotocol are for the server only, not for every `mlm` command.
-    from mlmdsl.editor.server import main
-
+    # The start is mostly lsprotocol building its ~560 attrs classes, during which the cyclic
+    # garbage collector would walk the growing heap again and again and free nothing. So it is off
+    # while the server is imported, and what the import made (kept for the server's life) is frozen,
+    # out of every later collection's way, including those during a diagnostics run.
+    gc.disable()
+    try:
+        # Imported here: pygls and lsprotocol are for the server only, not for every `mlm` command.
+        from mlmdsl.editor.server import main
+    finally:
+        gc.freeze()
+        gc.enable()
     main()
     return 0
 

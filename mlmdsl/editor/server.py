@@ -4,6 +4,12 @@ This module only translates: LSP positions (in the client's units, 0-based) to t
 (1-based lines, code-point columns) and back, and the editor modules' answers to lsprotocol types.
 Diagnostics are published on open and save at once and on change after a short pause (typing
 resets it), so a burst of keystrokes costs one compilation.
+
+Start-up: an editor waits for the `initialize` answer before it does anything else, so this module
+imports only pygls and lsprotocol. The modules that answer questions about a document (the editor
+modules below, and through them the compiler, lark and Jinja2) are imported on a thread as soon as
+the client says `initialized`, while it is still opening its first document; a request that needs
+them before they are in waits for them (Python's import lock). tests/test_lsp_startup.py keeps it so.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import asyncio
 import logging
 import os
 import re
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as lsp
@@ -21,11 +29,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition
 
-from mlmdsl.compiler.ast import Span
-from mlmdsl.compiler.diagnostics import Diagnostic
-from mlmdsl.editor import actions, completion, fmt, hover, outline
-from mlmdsl.editor.analysis import Analysis, analyze, forget_data
 from mlmdsl.version import __version__
+
+if TYPE_CHECKING:
+    from mlmdsl.compiler.ast import Span
+    from mlmdsl.compiler.diagnostics import Diagnostic
+    from mlmdsl.editor import outline
+    from mlmdsl.editor.analysis import Analysis
 
 DEBOUNCE_SECONDS = 0.2
 logger = logging.getLogger(__name__)
@@ -57,6 +67,13 @@ _SYMBOL_KIND = {
 _TAB_STOP = re.compile(r"\$\{\d+(?::([^}]*))?\}")
 
 
+def load_editor_modules() -> None:
+    """Import what answers questions about a document (the compiler behind it): the slow part of a
+    start that the `initialize` answer does not need. The handlers below import these again where
+    they use them; once loaded, that costs a dictionary look-up."""
+    from mlmdsl.editor import actions, analysis, completion, fmt, hover, outline  # noqa: F401
+
+
 class MlmLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("mlm", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
@@ -74,6 +91,8 @@ class MlmLanguageServer(LanguageServer):
         text = doc.source
         found = self.analyses.get(uri)
         if found is None or found.text != text:
+            from mlmdsl.editor.analysis import analyze
+
             path = file_path(uri)
             found = analyze(text, path, filename=path or uri)
             self.analyses[uri] = found
@@ -147,6 +166,8 @@ def from_position(doc: TextDocument, pos: lsp.Position) -> tuple[int, int]:
 
 
 def from_range(doc: TextDocument, rng: lsp.Range) -> Span:
+    from mlmdsl.compiler.ast import Span
+
     (l1, c1), (l2, c2) = from_position(doc, rng.start), from_position(doc, rng.end)
     return Span(l1, c1, l2, c2)
 
@@ -169,6 +190,12 @@ def to_edits(doc: TextDocument, edits: tuple[tuple[Span, str], ...] | list[tuple
 server = MlmLanguageServer()
 
 
+@server.feature(lsp.INITIALIZED)
+def initialized(ls: MlmLanguageServer, params: lsp.InitializedParams) -> None:
+    # The editor has its answer and is sending the first document: load the compiler meanwhile.
+    threading.Thread(target=load_editor_modules, name="mlm-load-editor", daemon=True).start()
+
+
 # -- document sync: diagnostics --
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: MlmLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
@@ -185,6 +212,8 @@ def did_save(ls: MlmLanguageServer, params: lsp.DidSaveTextDocumentParams) -> No
     uri = params.text_document.uri
     found = ls.analyses.pop(uri, None)
     if found is not None and found.data is not None:
+        from mlmdsl.editor.analysis import forget_data
+
         forget_data(found.data.path)  # saving is the moment to look at the data file again
     ls.publish(uri)
 
@@ -202,6 +231,8 @@ def did_change_watched_files(ls: MlmLanguageServer, params: lsp.DidChangeWatched
     changed = {os.path.realpath(path) for c in params.changes if (path := file_path(c.uri))}
     for uri, found in list(ls.analyses.items()):
         if found.data is not None and os.path.realpath(found.data.path) in changed:
+            from mlmdsl.editor.analysis import forget_data
+
             forget_data(found.data.path)
             del ls.analyses[uri]
             ls.publish(uri)
@@ -210,6 +241,8 @@ def did_change_watched_files(ls: MlmLanguageServer, params: lsp.DidChangeWatched
 # -- what a name is, where it is --
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: MlmLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    from mlmdsl.editor import hover
+
     doc = ls.document(params.text_document.uri)
     found = hover.hover(ls.analysis(doc.uri), *from_position(doc, params.position))
     if found is None:
@@ -287,6 +320,8 @@ def on_rename(ls: MlmLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceE
     lsp.CompletionOptions(trigger_characters=["~", "@", "[", "("], resolve_provider=False),
 )
 def on_completion(ls: MlmLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    from mlmdsl.editor import completion
+
     doc = ls.document(params.text_document.uri)
     line, column = from_position(doc, params.position)
     found = completion.complete(ls.analysis(doc.uri), line, column, ls.last_good.get(doc.uri))
@@ -321,6 +356,8 @@ def on_completion(ls: MlmLanguageServer, params: lsp.CompletionParams) -> lsp.Co
     lsp.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[","]),
 )
 def on_signature_help(ls: MlmLanguageServer, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
+    from mlmdsl.editor import completion
+
     doc = ls.document(params.text_document.uri)
     sig = completion.signature_at(ls.analysis(doc.uri), *from_position(doc, params.position))
     if sig is None:
@@ -339,6 +376,8 @@ def on_signature_help(ls: MlmLanguageServer, params: lsp.SignatureHelpParams) ->
     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]),
 )
 def on_code_action(ls: MlmLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    from mlmdsl.editor import actions
+
     doc = ls.document(params.text_document.uri)
     found = ls.analysis(doc.uri)
     wanted = from_range(doc, params.range)
@@ -361,6 +400,8 @@ def on_code_action(ls: MlmLanguageServer, params: lsp.CodeActionParams) -> list[
 
 @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def on_document_symbol(ls: MlmLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+    from mlmdsl.editor import outline
+
     doc = ls.document(params.text_document.uri)
 
     def convert(item: outline.Item) -> lsp.DocumentSymbol:
@@ -394,6 +435,8 @@ def on_document_link(ls: MlmLanguageServer, params: lsp.DocumentLinkParams) -> l
 
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
 def on_formatting(ls: MlmLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+    from mlmdsl.editor import fmt
+
     doc = ls.document(params.text_document.uri)
     text = doc.source
     try:
