@@ -28,7 +28,7 @@ import pandas as pd
 from mlmdsl.calibration.cluster import cached, cached_model, dask_client, program_key, run_tasks
 from mlmdsl.calibration.prior import design, replace_outcomes
 from mlmdsl.calibration.ranks import ALPHA, RankTest, assess_ranks
-from mlmdsl.calibration.simulate import Simulator, log_density
+from mlmdsl.calibration.simulate import Simulator
 from mlmdsl.posterior import arviz_compat
 
 if TYPE_CHECKING:
@@ -187,10 +187,7 @@ def _ranks(
     if group is not None and group.data_vars:
         total = sum(np.asarray(group[v].transpose("chain", "draw", ...).values, dtype=float) for v in group.data_vars)
         draws = _thinned(np.asarray(total).reshape(*np.shape(total)[:2], -1).sum(axis=-1), settings.thin_used)
-        truth = sum(
-            float(log_density(lk.family, sim.likelihood_args(lk), outcomes[lk.outcome]).sum())
-            for lk in sim.m.likelihoods
-        )
+        truth = sum(float(sim.log_likelihood(lk, outcomes[lk.outcome]).sum()) for lk in sim.m.likelihoods)
         ranks[LOG_LIK] = _rank(draws, truth, rng)
     return ranks
 
