@@ -306,15 +306,16 @@ class Simulator:
             return families_extra.truncated_draw(lk.family.name, lk.family.discrete, args, low, high, self.rng, shape)
         return family_draw(lk.family, args, self.rng, shape)
 
-    def log_likelihood(self, lk: Likelihood, y: np.ndarray) -> np.ndarray:
+    def log_likelihood(self, lk: Likelihood, y: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
         """log p(y | draw) per draw and row of likelihood `lk`, the program's log_lik: (draws, N).
-        A censored row's term reads the design's censoring codes; y is (N,), category codes 1..K
-        for ordered and Categorical outcomes."""
+        y is (N,), category codes 1..K for ordered and Categorical outcomes. A censored row's term
+        reads `codes` (-1/0/1 per row), by default the design's."""
         if lk.family.name == "Categorical":
             args = [self.category_probabilities(lk)]
         else:
             args = self.likelihood_args(lk)
-        codes = np.asarray(self.bound.stan_data[lk.censoring]) if lk.censoring is not None else None
+        if codes is None and lk.censoring is not None:
+            codes = np.asarray(self.bound.stan_data[lk.censoring])
         try:
             return row_log_density(lk, args, y, codes)
         except DensityError as exc:
