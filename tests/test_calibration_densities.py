@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,10 +39,10 @@ def _binom_logpmf(y, n, p):
         n - y) * np.log1p(-p)
 
 
-Reference = Callable[[pd.DataFrame, dict[str, float]], np.ndarray]
+Reference = Callable[[pd.DataFrame, dict[str, Any]], np.ndarray]
 
 # name -> (model, data, parameter values, reference log density per row)
-FIXED: dict[str, tuple[str, dict[str, list], dict[str, float], Reference]] = {
+FIXED: dict[str, tuple[str, dict[str, list], dict[str, Any], Reference]] = {
     "ZIPoisson": (
         "y[i] ~ ZIPoisson(zi, lambda)\nzi ~ Beta(2, 2)\nlambda ~ Exponential(1)\n",
         {"y": [0, 0, 1, 3, 7]}, {"zi": 0.3, "lambda": 2.5},
@@ -164,6 +165,17 @@ FIXED: dict[str, tuple[str, dict[str, list], dict[str, float], Reference]] = {
         lambda d, p: stats.gamma.logpdf(d.y, p["a"], scale=1 / p["b"]) - np.log(
             stats.gamma.cdf(5, p["a"], scale=1 / p["b"])),
     ),
+    "OrderedLogistic (Language I)": (
+        "r[i] ~ OrderedLogistic(phi, cutpoints)\nphi ~ Normal(0, 1)\ncutpoints ~ Normal(0, 1.5)\n",
+        {"r": [1, 3, 4, 2]}, {"phi": 0.4, "cutpoints": [-1.0, 0.2, 1.5]},
+        # P(r = k) = P(r > k - 1) - P(r > k), P(r > k) = expit(phi - c_k), P(r > 0) = 1, P(r > 4) = 0
+        lambda d, p: np.log(-np.diff(np.r_[1.0, special.expit(p["phi"] - np.array(p["cutpoints"])), 0.0]))[d.r - 1],
+    ),
+    "Binomial (Language I)": (
+        "k[i] ~ Binomial(n[i], q)\nq ~ Beta(2, 2)\n",
+        {"k": [0, 4, 9], "n": [6, 9, 9]}, {"q": 0.35},
+        lambda d, p: _binom_logpmf(d.k, d.n, p["q"]),
+    ),
     "Normal (Language I)": (
         "y[i] ~ Normal(mu, sigma)\nmu ~ Normal(0, 1)\nsigma ~ Exponential(1)\n",
         {"y": [-1.0, 0.3]}, {"mu": 0.2, "sigma": 0.9},
@@ -178,7 +190,7 @@ def test_log_density_at_fixed_values_equals_the_reference(case: str) -> None:
     model = mlmdsl.Model.from_string(text)
     table = pd.DataFrame(columns)
     bound = model.bind(table)
-    given = {name: np.full((1, 1), value) for name, value in values.items()}
+    given = {name: np.asarray(value, dtype=float).reshape(1, -1) for name, value in values.items()}
     sim = Simulator(model.checked, bound, 1, np.random.default_rng(0), given=given)
     (lk,) = model.checked.likelihoods
     got = sim.log_likelihood(lk, bound.observed[lk.outcome])
@@ -228,6 +240,22 @@ k ~ Exponential(0.5)
 """
 
 
+ORDERED = "r[i] ~ OrderedLogistic(phi[i], cutpoints)\nphi[i] = b * x[i]\nb ~ Normal(0, 1)\ncutpoints ~ Normal(0, 1.5)\n"
+BINOMIAL = "k[i] ~ Binomial(n[i], p[i])\nlogit(p[i]) = a + b * x[i]\n[a, b] ~ Normal(0, 1)\n"
+
+
+def _ordered(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    x = rng.normal(size=n)
+    above = special.expit(0.8 * x[:, None] - np.array([-1.0, 0.3, 1.2]))
+    return pd.DataFrame({"x": x, "r": 1 + (rng.random((n, 1)) < above).sum(axis=1)})
+
+
+def _binomial(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    x = rng.normal(size=n)
+    trials = rng.integers(3, 15, n)
+    return pd.DataFrame({"x": x, "n": trials, "k": rng.binomial(trials, special.expit(0.3 + 0.5 * x))})
+
+
 def _from_recovery(case: str) -> tuple[str, Callable[[np.random.Generator, int], pd.DataFrame]]:
     lines, simulate, _, _ = CASES[case]
 
@@ -247,6 +275,8 @@ STAN_CASES = {
     "censored Weibull": (WEIBULL_CENSORED, _weibull_censored),
     "truncated Normal": (TRUNCATED, _truncated_normal),
     "truncated Poisson": (POISSON_T, _truncated_poisson),
+    "OrderedLogistic with a predictor (Language I)": (ORDERED, _ordered),
+    "Binomial-logit (Language I)": (BINOMIAL, _binomial),
 }
 
 
