@@ -7,10 +7,10 @@ For each data set: PSIS-LOO of one fit, exact leave-one-out (K = n), and 5-fold 
 1..S) and 10-fold (fold seeds 1..S/2) estimates, each fold refitted in-process with the held-out
 rows removed and its held-out elpd computed as mlmdsl.kfold does (held_out_log_lik, then
 log-mean-exp over draws). Data sets: `test` is tests/test_kfold.py's (40 rows, 5 groups of 8,
-effects -1.5..1.6, sigma 0.6); a number N is the same design with its 5 effects drawn from
-Normal(0, 1) by seed N (the truth known); `zip` is the zero-inflated Poisson of
-tests/test_calibration_densities.py. Prints one line per data set (minutes of CPU each on two
-loaded cores).
+effects -1.5..1.6, sigma 0.6) and its model; a number N is the same design with its 5 effects
+drawn from Normal(0, 1) by seed N (the truth known); `zip` is the zero-inflated Poisson model and
+data of tests/test_calibration_densities.py (both imported from the tests, so they cannot
+drift). Prints one line per data set (minutes of CPU each on two loaded cores).
 """
 
 from __future__ import annotations
@@ -30,40 +30,20 @@ sys.path.insert(0, str(REPO))
 from mlmdsl.api import Model  # noqa: E402
 from mlmdsl.calibration.kfold import fold_ids, held_out_log_lik  # noqa: E402
 from mlmdsl.posterior.compare import pointwise  # noqa: E402
+from tests.test_calibration_densities import ZIP, zip_table  # noqa: E402
+from tests.test_kfold import VARYING, kfold_table  # noqa: E402
 
-VARYING = """\
-y[i] ~ Normal(mu[i], sigma)
-mu[i] = a[g[i]]
-a[j] ~ Normal(abar, sigma_a)
-abar ~ Normal(0, 1)
-sigma_a ~ Exponential(1)
-sigma ~ Exponential(1)
-"""
-ZIP = """\
-y[i] ~ ZIPoisson(zi, lambda[i])
-log(lambda[i]) = a[g[i]] + b * x[i]
-a[j] ~ Normal(abar, sigma_a)
-abar ~ Normal(1, 0.5)
-b ~ Normal(0, 0.3)
-sigma_a ~ Exponential(2)
-zi ~ Beta(2, 4)
-"""
 SAMPLER = {"chains": 2, "iter_warmup": 300, "iter_sampling": 500}
 
 
 def data_set(name: str) -> tuple[Model, pd.DataFrame]:
-    g = np.arange(40) % 5
     if name == "test":
-        rng = np.random.default_rng(2)
-        effects = np.array([-1.5, -0.5, 0.0, 0.7, 1.6])
-        return Model.from_string(VARYING, "varying"), pd.DataFrame({"y": effects[g] + rng.normal(0, 0.6, 40), "g": g})
+        return Model.from_string(VARYING, "varying"), kfold_table()
     if name == "zip":
-        rng = np.random.default_rng(5)
-        g = np.arange(36) % 4
-        x = rng.normal(size=36)
-        y = np.where(rng.random(36) < 0.3, 0, rng.poisson(np.exp(np.array([0.4, 0.9, 1.2, 1.6])[g] + 0.2 * x)))
-        return Model.from_string(ZIP, "zip"), pd.DataFrame({"y": y, "g": g, "x": x})
+        return Model.from_string(ZIP, "zip"), zip_table()
+    # the test's design, its five effects drawn from Normal(0, 1) by seed `name`
     rng = np.random.default_rng(int(name))
+    g = np.arange(40) % 5
     effects = rng.normal(0, 1, 5)
     return Model.from_string(VARYING, "varying"), pd.DataFrame({"y": effects[g] + rng.normal(0, 0.6, 40), "g": g})
 

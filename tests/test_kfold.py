@@ -37,13 +37,18 @@ POOLED = "y[i] ~ Normal(mu[i], sigma)\nmu[i] = a\na ~ Normal(0, 1)\nsigma ~ Expo
 SAMPLER = {"chains": 2, "iter_warmup": 200, "iter_sampling": 300}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
+def kfold_table() -> pd.DataFrame:
+    """40 rows, 5 groups of 8 with well separated effects (benchmarks/kfold_splits.py uses it too)."""
     rng = np.random.default_rng(2)
     g = np.arange(40) % 5
     effects = np.array([-1.5, -0.5, 0.0, 0.7, 1.6])
+    return pd.DataFrame({"y": effects[g] + rng.normal(0, 0.6, 40), "g": g})
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("kfold") / "data.csv"
-    pd.DataFrame({"y": effects[g] + rng.normal(0, 0.6, 40), "g": g}).to_csv(path, index=False)
+    kfold_table().to_csv(path, index=False)
     return path
 
 
