@@ -31,7 +31,7 @@ from scipy.special import logsumexp
 
 from mlmdsl.calibration.cluster import cached_model, dask_client, run_tasks
 from mlmdsl.calibration.prior import replace_outcomes
-from mlmdsl.calibration.simulate import Simulator, log_density
+from mlmdsl.calibration.simulate import Simulator
 from mlmdsl.compiler.ir import CheckedModel
 from mlmdsl.data import BoundData, read_table
 from mlmdsl.posterior import arviz_compat
@@ -134,9 +134,7 @@ def held_out_log_lik(fit: Fit, model: Model, table: pd.DataFrame, seed: int) -> 
     given = _posterior_draws(fit, model.checked, bound)
     draws = fit.n_chains * fit.n_draws
     sim = Simulator(model.checked, bound, draws, np.random.default_rng(seed), given=given)
-    return sum(
-        log_density(lk.family, sim.likelihood_args(lk), bound.observed[lk.outcome]) for lk in model.checked.likelihoods
-    )
+    return sum(sim.log_likelihood(lk, bound.observed[lk.outcome]) for lk in model.checked.likelihoods)
 
 
 def _pointwise_elpd(log_lik: np.ndarray) -> np.ndarray:

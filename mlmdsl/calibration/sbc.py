@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlmdsl.calibration.censoring import censor, check_censoring
 from mlmdsl.calibration.cluster import cached, cached_model, dask_client, program_key, run_tasks
 from mlmdsl.calibration.prior import design, replace_outcomes
 from mlmdsl.calibration.ranks import ALPHA, RankTest, assess_ranks
-from mlmdsl.calibration.simulate import Simulator, log_density
+from mlmdsl.calibration.simulate import Simulator
 from mlmdsl.posterior import arviz_compat
 
 if TYPE_CHECKING:
@@ -113,8 +114,10 @@ def replication(rep: int, settings: SbcSettings, table: pd.DataFrame, factory: C
     prior_seed, fit_seed = np.random.SeedSequence([settings.seed, rep]).spawn(2)
     sim = Simulator(simulator.checked, bound, 1, np.random.default_rng(prior_seed))
     sim.everything()
-    outcomes = {lk.outcome: sim.outcome(lk)[0] for lk in simulator.checked.likelihoods}
-    data = replace_outcomes(design_table, simulator.checked, bound, outcomes)
+    drawn = {lk.outcome: sim.outcome(lk)[0] for lk in simulator.checked.likelihoods}
+    # A censored outcome is censored at the design's censoring points, its codes rewritten.
+    censored_table, outcomes, codes = censor(simulator.checked, bound, design_table, drawn)
+    data = replace_outcomes(censored_table, simulator.checked, bound, outcomes)
     start = time.perf_counter()
     result: dict[str, Any] = {"replication": rep, "ranks": {}, "divergences": 0, "error": ""}
     try:
@@ -136,7 +139,7 @@ def replication(rep: int, settings: SbcSettings, table: pd.DataFrame, factory: C
         return result
     result["seconds"] = time.perf_counter() - start
     rng = np.random.default_rng(fit_seed)
-    result["ranks"] = _ranks(fit, sim, outcomes, settings, rng)
+    result["ranks"] = _ranks(fit, sim, outcomes, codes, settings, rng)
     if arviz_compat.has_group(fit.idata, "sample_stats"):
         stats = arviz_compat.dataset(fit.idata, "sample_stats")
         if "diverging" in stats:
@@ -171,7 +174,12 @@ def tracked(fit: Fit, levels: int) -> list[tuple[str, str, tuple[int, ...]]]:
 
 
 def _ranks(
-    fit: Fit, sim: Simulator, outcomes: dict[str, np.ndarray], settings: SbcSettings, rng: np.random.Generator
+    fit: Fit,
+    sim: Simulator,
+    outcomes: dict[str, np.ndarray],
+    codes: dict[str, np.ndarray],
+    settings: SbcSettings,
+    rng: np.random.Generator,
 ) -> dict[str, int]:
     ranks: dict[str, int] = {}
     posterior = arviz_compat.dataset(fit.idata, "posterior")
@@ -188,8 +196,7 @@ def _ranks(
         total = sum(np.asarray(group[v].transpose("chain", "draw", ...).values, dtype=float) for v in group.data_vars)
         draws = _thinned(np.asarray(total).reshape(*np.shape(total)[:2], -1).sum(axis=-1), settings.thin_used)
         truth = sum(
-            float(log_density(lk.family, sim.likelihood_args(lk), outcomes[lk.outcome]).sum())
-            for lk in sim.m.likelihoods
+            float(sim.log_likelihood(lk, outcomes[lk.outcome], codes.get(lk.outcome)).sum()) for lk in sim.m.likelihoods
         )
         ranks[LOG_LIK] = _rank(draws, truth, rng)
     return ranks
@@ -444,7 +451,9 @@ def sbc(
     )
     settings.check()
     table = read_table(data)
-    design(simulate_from or model, table)  # bad data fails here, once, not in every task
+    # Bad data, or a censored outcome SBC cannot simulate, fails here, once, not in every task.
+    _, _, missing = design(simulate_from or model, table)
+    check_censoring((simulate_from or model).checked, missing)
     store = _Store(settings, out_path)
     todo = [r for r in range(1, replications + 1) if r not in store.done()]
     resumed = replications - len(todo)

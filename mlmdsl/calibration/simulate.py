@@ -23,15 +23,16 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from mlmdsl.calibration.densities import DensityError, row_log_density, scipy_distribution
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.evaluate import EvalError, evaluate
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Derived, Likelihood, Modelled, Param
 from mlmdsl.data import BoundData
 from mlmdsl.posterior import families_extra
-from mlmdsl.posterior.predict import family_draw, ordered_probabilities
+from mlmdsl.posterior.predict import family_draw
 
-__all__ = ["PriorError", "Simulator", "log_density"]
+__all__ = ["PriorError", "Simulator"]
 
 
 class PriorError(ValueError):
@@ -48,18 +49,9 @@ _INVERSE_LINKS = {
 
 
 def _scipy_prior(family: Family, args: list[np.ndarray]) -> Any:
-    """The prior as a frozen scipy distribution (broadcasting its arguments)."""
+    """The prior as a frozen scipy distribution (broadcasting its arguments): the outcomes' table
+    (densities.py) and the half-distributions and Uniform, which only priors use."""
     name = family.name
-    if name == "Normal":
-        return stats.norm(args[0], args[1])
-    if name == "StudentT":
-        return stats.t(args[0], args[1], args[2])
-    if name == "Cauchy":
-        return stats.cauchy(args[0], args[1])
-    if name == "Logistic":
-        return stats.logistic(args[0], args[1])
-    if name == "Exponential":
-        return stats.expon(scale=1 / args[0])
     if name == "HalfNormal":
         return stats.halfnorm(scale=args[0])
     if name == "HalfCauchy":
@@ -67,15 +59,12 @@ def _scipy_prior(family: Family, args: list[np.ndarray]) -> Any:
     if name == "HalfStudentT":
         # |t|: a t truncated at 0 below, which the draw's bounds take care of.
         return stats.t(args[0], 0.0, args[1])
-    if name == "Gamma":
-        return stats.gamma(args[0], scale=1 / args[1])
-    if name == "LogNormal":
-        return stats.lognorm(args[1], scale=np.exp(args[0]))
-    if name == "Beta":
-        return stats.beta(args[0], args[1])
     if name == "Uniform":
         return stats.uniform(args[0], args[1] - args[0])
-    raise PriorError(f"drawing from a {name} prior is not supported")
+    try:
+        return scipy_distribution(name, args)
+    except DensityError:
+        raise PriorError(f"drawing from a {name} prior is not supported") from None
 
 
 _HALF = {"HalfNormal", "HalfCauchy", "HalfStudentT"}
@@ -327,25 +316,46 @@ class Simulator:
                 out.append(np.broadcast_to(value, (self.s, self.n)))
         return out
 
+    def category_probabilities(self, lk: Likelihood) -> np.ndarray:
+        """A Categorical likelihood's P(y = k) per draw and row: (draws, N, K)."""
+        shape = (self.s, self.n)
+        arg = lk.args[0]
+        if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
+            scores = [np.asarray(self.eval(a, lk.stmt, ROWS), dtype=float) for a in arg.args]
+            return families_extra.categorical_probabilities(scores, None, shape)
+        if isinstance(arg, ast.Name):  # an estimated simplex: its prior draws, (draws, K)
+            return families_extra.categorical_probabilities(None, self.param(arg.id), shape)
+        return families_extra.categorical_probabilities(None, [a.value for a in arg.items], shape)  # type: ignore[attr-defined]
+
     def outcome(self, lk: Likelihood) -> np.ndarray:
         """One simulated outcome per draw and row: (draws, N). A censored outcome is simulated
         uncensored, a truncated one within its bounds, a Categorical one from its probabilities."""
         shape = (self.s, self.n)
         if lk.family.name == "Categorical":
-            arg = lk.args[0]
-            if isinstance(arg, ast.Call):  # softmax(s1, ..., sK)
-                scores = [np.asarray(self.eval(a, lk.stmt, ROWS), dtype=float) for a in arg.args]
-                probs = families_extra.categorical_probabilities(scores, None, shape)
-            elif isinstance(arg, ast.Name):  # an estimated simplex: its prior draws, (draws, K)
-                probs = families_extra.categorical_probabilities(None, self.param(arg.id), shape)
-            else:
-                probs = families_extra.categorical_probabilities(None, [a.value for a in arg.items], shape)  # type: ignore[attr-defined]
-            return families_extra.categorical_draw(probs, self.rng)
+            return families_extra.categorical_draw(self.category_probabilities(lk), self.rng)
         args = self.likelihood_args(lk)
         if lk.truncated:
             low, high = families_extra.truncation_bounds(lk, lambda e: self.eval(e, lk.stmt, ROWS))
             return families_extra.truncated_draw(lk.family.name, lk.family.discrete, args, low, high, self.rng, shape)
         return family_draw(lk.family, args, self.rng, shape)
+
+    def log_likelihood(self, lk: Likelihood, y: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """log p(y | draw) per draw and row of likelihood `lk`, the program's log_lik: (draws, N).
+        y is (N,), category codes 1..K for ordered and Categorical outcomes. A censored row's term
+        reads `codes` (-1/0/1 per row), by default the design's."""
+        if lk.family.name == "Categorical":
+            args = [self.category_probabilities(lk)]
+        else:
+            args = self.likelihood_args(lk)
+        if codes is None and lk.censoring is not None:
+            codes = np.asarray(self.bound.stan_data[lk.censoring])
+        bounds = None
+        if lk.truncated:  # numbers, or a bound column's values on this design's rows
+            bounds = families_extra.truncation_bounds(lk, lambda e: self.eval(e, lk.stmt, ROWS))
+        try:
+            return row_log_density(lk, args, y, codes, bounds)
+        except DensityError as exc:
+            raise PriorError(str(exc)) from None
 
     def everything(self) -> None:
         """Draw every parameter and compute every derived quantity (for the `prior` group)."""
@@ -379,40 +389,3 @@ def lkj_corr(eta: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:
         out[:, :k, k] = z
         out[:, k, :k] = z
     return out
-
-
-def log_density(family: Family, args: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """log p(y | args) elementwise: (draws, N) for arguments (draws, N) and outcomes (N,)."""
-    name = family.name
-    y = np.asarray(y, dtype=float)
-    with np.errstate(all="ignore"):
-        if name == "OrderedLogistic":
-            probs = ordered_probabilities(args[0], args[1])
-            codes = y.astype(np.int64) - 1
-            return np.log(np.take_along_axis(probs, np.broadcast_to(codes, probs.shape[:-1])[..., None], -1)[..., 0])
-        if name == "Normal":
-            return stats.norm.logpdf(y, args[0], args[1])
-        if name == "StudentT":
-            return stats.t.logpdf(y, args[0], args[1], args[2])
-        if name == "Cauchy":
-            return stats.cauchy.logpdf(y, args[0], args[1])
-        if name == "Logistic":
-            return stats.logistic.logpdf(y, args[0], args[1])
-        if name == "LogNormal":
-            return stats.lognorm.logpdf(y, args[1], scale=np.exp(args[0]))
-        if name == "Gamma":
-            return stats.gamma.logpdf(y, args[0], scale=1 / args[1])
-        if name == "Exponential":
-            return stats.expon.logpdf(y, scale=1 / args[0])
-        if name == "Beta":
-            return stats.beta.logpdf(y, args[0], args[1])
-        if name == "Bernoulli":
-            return stats.bernoulli.logpmf(y, args[0])
-        if name == "Binomial":
-            return stats.binom.logpmf(y, args[0], args[1])
-        if name == "Poisson":
-            return stats.poisson.logpmf(y, args[0])
-        if name == "NegBinomial":
-            # Stan's neg_binomial_2(mu, phi): scipy's nbinom(n=phi, p=phi / (phi + mu)).
-            return stats.nbinom.logpmf(y, args[1], args[1] / (args[1] + args[0]))
-    raise PriorError(f"the log density of {name} outcomes is not supported")
