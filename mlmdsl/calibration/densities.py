@@ -4,7 +4,7 @@ Each is the log_lik the Stan program writes for one row (lower/family_functions.
 lower/families_extra.py), computed with SciPy from the same .mlm arguments:
 
 * a family SciPy has is one frozen distribution of the .mlm arguments: the table the predictions
-  use for truncated draws (`posterior.families_extra._SCIPY`, Stan's CDF families), plus the
+  use for truncated draws (`posterior.families_extra.SCIPY_CDF_FAMILIES`, Stan's CDF families), plus the
   families that are never censored or truncated (Bernoulli, Binomial, and the mean-precision
   BetaBinomial and Beta2);
 * a zero-inflated family mixes a structural zero with its base family, `log_mix(zi, 0, base)` at
@@ -29,8 +29,8 @@ from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import Likelihood
 
 # The predictions' SciPy table and truncation bounds: one definition of each family's distribution.
-from mlmdsl.posterior.families_extra import _SCIPY as _TRUNCATABLE
-from mlmdsl.posterior.families_extra import _bounds as _truncation_cdfs
+from mlmdsl.posterior.families_extra import SCIPY_CDF_FAMILIES as _TRUNCATABLE
+from mlmdsl.posterior.families_extra import cdf_at_bounds as _truncation_cdfs
 from mlmdsl.posterior.outcomes import ordered_probabilities
 
 __all__ = ["DensityError", "log_category", "log_density", "row_log_density", "scipy_distribution"]

@@ -88,7 +88,7 @@ def categorical_draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # ---- truncated outcomes --------------------------------------------------------------------
 
 # The families that may be truncated, as SciPy distributions of the .mlm arguments.
-_SCIPY: dict[str, Callable[..., Any]] = {
+SCIPY_CDF_FAMILIES: dict[str, Callable[..., Any]] = {
     "Normal": lambda mu, sigma: stats.norm(mu, sigma),
     "StudentT": lambda nu, mu, sigma: stats.t(nu, mu, sigma),
     "Cauchy": lambda mu, sigma: stats.cauchy(mu, sigma),
@@ -104,7 +104,7 @@ _SCIPY: dict[str, Callable[..., Any]] = {
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
 
 
-def _bounds(dist, lower: float | None, upper: float | None, discrete: bool) -> tuple[np.ndarray, np.ndarray]:
+def cdf_at_bounds(dist, lower: float | None, upper: float | None, discrete: bool) -> tuple[np.ndarray, np.ndarray]:
     """F just below the lower bound and F at the upper bound (a count's lower bound is allowed)."""
     lo = 0.0 if lower is None else dist.cdf(lower - 1 if discrete else lower)
     hi = 1.0 if upper is None else dist.cdf(upper)
@@ -129,8 +129,8 @@ def truncation_bounds(lk: Likelihood, evaluate: Callable[[ast.Expr], Any]) -> tu
 
 def truncated_draw(name: str, discrete: bool, args: list[np.ndarray], lower, upper, rng, shape) -> np.ndarray:
     """Draws of the family restricted to [lower, upper], by its inverse CDF."""
-    dist = _SCIPY[name](*args)
-    lo, hi = _bounds(dist, lower, upper, discrete)
+    dist = SCIPY_CDF_FAMILIES[name](*args)
+    lo, hi = cdf_at_bounds(dist, lower, upper, discrete)
     u = lo + (hi - lo) * rng.random(shape)
     value = dist.ppf(np.clip(u, 1e-15, 1 - 1e-15))
     return np.clip(value, -np.inf if lower is None else lower, np.inf if upper is None else upper)
@@ -139,8 +139,8 @@ def truncated_draw(name: str, discrete: bool, args: list[np.ndarray], lower, upp
 def truncated_mean(name: str, discrete: bool, args: list[np.ndarray], lower, upper) -> np.ndarray:
     """E[y | lower <= y <= upper]: a sum over the counts in range for a count family, else
     64-point Gauss-Legendre quadrature of the quantile function between the bounds' CDFs."""
-    dist = _SCIPY[name](*args)
-    lo, hi = _bounds(dist, lower, upper, discrete)
+    dist = SCIPY_CDF_FAMILIES[name](*args)
+    lo, hi = cdf_at_bounds(dist, lower, upper, discrete)
     if discrete:
         # Bounds may differ by row (T[L[i], U[i]]): sum over every count any row allows, each
         # row's terms masked to its own range.
