@@ -98,6 +98,8 @@ def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
             refresh=config.refresh if config.shows_progress else 0,
             parallel_chains=config.parallel_chains,
             threads_per_chain=config.threads_per_chain,
+            # {}: stanli's defaults (1000 iterations, 25 ELBO draws, history 5), from this seed.
+            pathfinder_init={} if config.init == "pathfinder" else None,
         )
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"stanli sampling failed: {exc}") from exc
