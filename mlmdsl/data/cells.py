@@ -92,6 +92,7 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
         out[names.pair_cell] = pairs[:, 0].astype(np.int64) + 1
         out[names.pair_y] = pairs[:, 1].astype(np.int64)
         out[names.pair_count] = pair_rows.astype(float)
+        out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
     return Cells(kind, n_rows, n_cells, inverse, out)
 
 
