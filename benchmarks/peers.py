@@ -276,25 +276,28 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models.split(","):
         bench = specs.BY_NAME[name]
         rows: list[dict[str, Any]] = []
+        results[name] = rows
+
+        def add(row: dict[str, Any] | None, name: str = name, rows: list = rows) -> None:
+            # Written after every run: a long benchmark stopped early keeps what it measured.
+            if row is None:
+                return
+            rows.append(row)
+            _write(args.out, stamp, cfg, seeds, results)
+            print(name, json.dumps(row, default=str), flush=True)
+
         for seed in seeds:
             for variant in args.variants.split(","):
-                rows.append(run_ours(bench, cfg, seed, variant))
+                add(run_ours(bench, cfg, seed, variant))
             if args.cmdstan:
                 from mlmdsl.backends.cmdstan_backend import find_cmdstan
 
                 if find_cmdstan() is not None:
-                    rows.append(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
-            if (brms := run_brms(bench, cfg, seed)) is not None:
-                rows.append(brms)
+                    add(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
+            add(run_brms(bench, cfg, seed))
             if not args.no_bambi:
                 for sampler in args.bambi.split(","):
-                    if (b := run_bambi(bench, cfg, seed, sampler)) is not None:
-                        rows.append(b)
-            results[name] = rows
-            _write(args.out, stamp, cfg, seeds, results)
-            for r in rows:
-                if r["seed"] == seed:
-                    print(name, json.dumps(r, default=str), flush=True)
+                    add(run_bambi(bench, cfg, seed, sampler))
         print(f"\n== {name} ({cfg['chains']} chains x {cfg['warmup']} + {cfg['iter']}, seeds {seeds}, "
               f"load {_loadavg()})", flush=True)
         print(table(rows), flush=True)
