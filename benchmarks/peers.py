@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -85,6 +86,7 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
     gq = options.pop("generated_quantities", True)
     data = specs_data(bench)
     load = _loadavg()
+    cpu = time.process_time()
     start = time.perf_counter()
     model = Model.from_file(REPO / bench.mlm, generated_quantities=gq)
     fit = model.fit(
@@ -98,6 +100,7 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
         **options,
     )
     whole = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     import arviz as az
 
     bulk = az.ess(fit.idata.posterior, method="bulk")
@@ -111,6 +114,9 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
         "min_ess": ess,
         "cells": cells,
         "warmup": warmup,
+        # CPU seconds of the whole call, every thread: on a loaded machine, cpu_s / cores is
+        # roughly what the call would take alone
+        "cpu_s": cpu,
         "load": [load, _loadavg()],
     }
 
@@ -137,12 +143,15 @@ def run_brms(bench, cfg: dict[str, Any], seed: int) -> dict[str, Any] | None:
     config = SampleConfig(chains=cfg["chains"], iter_warmup=cfg["warmup"], iter_sampling=cfg["iter"], seed=seed,
                           refresh=0, progress=False)
     load = _loadavg()
+    cpu = time.process_time()
     start = time.perf_counter()
     raw = get_backend("stanli").sample(code, data, config)
     whole = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     shared = {s.label: np.asarray(s.brms(raw.draws)) for s in bench.shared}
     return {"who": "brms:stanli", "seed": seed, "whole_s": whole, "sampling_s": raw.elapsed_seconds,
-            "min_ess": min_ess(shared) if shared else min_ess(raw.draws), "load": [load, _loadavg()]}
+            "min_ess": min_ess(shared) if shared else min_ess(raw.draws), "cpu_s": cpu,
+            "load": [load, _loadavg()]}
 
 
 def peers_python() -> Path | None:
@@ -197,13 +206,16 @@ def run_bambi(bench, cfg: dict[str, Any], seed: int, sampler: str) -> dict[str, 
     job = dict(data=str(shared / "data" / bench.data), sep=sep, prep=prep, formula=formula, family=family,
                chains=cfg["chains"], iter=cfg["iter"], warmup=cfg["warmup"], seed=seed, sampler=sampler)
     load = _loadavg()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([str(py), "-c", _BAMBI_WORKER, json.dumps(job)], capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if result.returncode != 0:
         return {"who": f"bambi:{sampler}", "seed": seed, "error": result.stderr.strip().splitlines()[-1:]}
     out = json.loads(result.stdout.strip().splitlines()[-1])
     out["whole_s"] = time.perf_counter() - start  # the whole call includes bambi's import
-    return {"who": f"bambi:{sampler}", "seed": seed, **out, "load": [load, _loadavg()]}
+    return {"who": f"bambi:{sampler}", "seed": seed, **out, "cpu_s": cpu, "load": [load, _loadavg()]}
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
