@@ -10,8 +10,8 @@ point: wall seconds (perf_counter) and this process's CPU seconds (process_time 
 thread), so CPU ÷ wall near 2 means both cores worked. stanli's `reduce_sum_count` (reductions it
 kept) and `reduce_sum_fallbacks` (refused) say whether the threaded path ran at all.
 
-`--fit` adds a whole `Model.fit` per setting (1 chain, so the threads are the only parallelism),
-`--iter` warm-up + `--iter` draws, with the same wall and CPU clocks.
+`--fit` adds a stanli build and sampling run per setting (1 chain, so the threads are the only
+parallelism), `--iter` warm-up + `--iter` draws, with the same wall and CPU clocks.
 
 Models: `williams` (benchmarks/models/williams.mlm on williams.csv, 13,033 rows, 193 persons) and
 `sim1e6` (a simulated Normal with correlated person intercepts and slopes on a continuous
@@ -93,23 +93,16 @@ def time_gradients(code: str, data: dict, threads: int, grads: int) -> dict[str,
     }
 
 
-def time_fit(source: str, df: pd.DataFrame, threads: int, slicing: str, iters: int) -> dict[str, Any]:
-    from mlmdsl.api import Model
-    from mlmdsl.compiler.lower import threads as threads_mod
+def time_fit(code: str, data: dict, threads: int, iters: int) -> dict[str, Any]:
+    """One chain of `code` sampled by stanli, so the threads are the only parallelism."""
+    import stanli
 
-    # Model.fit always asks for the default slicing; the row slices are measured by switching it.
-    saved = threads_mod.ThreadedLikelihood.slicing
-    threads_mod.ThreadedLikelihood.slicing = slicing
-    try:
-        w0, c0 = clocks()
-        fit = Model.from_string(source, generated_quantities=False).fit(
-            df, chains=1, iter_warmup=iters, iter_sampling=iters, seed=1, progress=False,
-            threads_per_chain=threads,
-        )
-        w1, c1 = clocks()
-    finally:
-        threads_mod.ThreadedLikelihood.slicing = saved
-    return {"fit_wall_s": w1 - w0, "fit_cpu_per_wall": (c1 - c0) / (w1 - w0), "sampling_s": fit.elapsed_seconds}
+    w0, c0 = clocks()
+    sm = stanli.Model(stan_code=code, data=data, seed=1, threads_per_chain=threads)
+    fit = sm.sample(chains=1, warmup=iters, samples=iters, seed=1, refresh=0, threads_per_chain=threads)
+    w1, c1 = clocks()
+    leapfrogs = float(np.asarray(fit.sampler_stats)[:, :, list(stanli.SAMPLER_COLUMNS).index("n_leapfrog__")].sum())
+    return {"fit_wall_s": w1 - w0, "fit_cpu_per_wall": (c1 - c0) / (w1 - w0), "fit_leapfrogs": leapfrogs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue  # nothing to thread
                 r = {"model": name, "rows": len(df), "program": program, "threads": threads,
                      **time_gradients(code, data, threads, args.grads)}
-                if args.fit and program != "plain":
-                    r.update(time_fit(source, df, threads, program, args.iter))
+                if args.fit:
+                    r.update(time_fit(code, data, threads, args.iter))
                 r["load"] = os.getloadavg()[0]
                 results.append(r)
                 print(json.dumps(r), flush=True)
