@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default="default,pathfinder,short_warmup,pathfinder_short",
                    help=f"ours, any of {', '.join(VARIANTS)}")
     p.add_argument("--no-bambi", action="store_true")
+    p.add_argument("--no-brms", action="store_true", help="ours (and bambi) only: e.g. ours again at another load")
     p.add_argument("--bambi", default="pymc,nutpie", help="bambi's samplers to run")
     p.add_argument("--cmdstan", action="store_true", help="also our default program on CmdStan (if found)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
@@ -306,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 if find_cmdstan() is not None:
                     add(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
-            add(run_brms(bench, cfg, seed))
+            if not args.no_brms:
+                add(run_brms(bench, cfg, seed))
             if not args.no_bambi:
                 for sampler in args.bambi.split(","):
                     add(run_bambi(bench, cfg, seed, sampler))
