@@ -180,6 +180,9 @@ job = json.loads(sys.argv[1])
 df = pd.read_csv(job["data"], sep=job["sep"])
 if job.get("prep") == "chimpanzees":
     df["treatment"] = 1 + df["prosoc_left"] + 2 * df["condition"]
+if job["family"] == "cumulative":  # bambi's cumulative family wants an ordered categorical response
+    y = job["formula"].split("~")[0].strip()
+    df[y] = pd.Categorical(df[y], ordered=True)
 start = time.perf_counter()
 model = bmb.Model(job["formula"], df, family=job["family"])
 kw = dict(draws=job["iter"], tune=job["warmup"], chains=job["chains"], random_seed=job["seed"], progressbar=False)
