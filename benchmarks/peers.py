@@ -1,12 +1,15 @@
 """Performance II: our default fit against the peers, side by side, min bulk ESS per second.
 
     python benchmarks/peers.py [--models m71_3] [--chains 4] [--iter 1000] [--seeds 1]
-                               [--variants default,rows,threads2,short_warmup] [--no-bambi]
+                               [--variants default,pathfinder,short_warmup,pathfinder_short]
+                               [--no-bambi | --bambi pymc,nutpie] [--cmdstan]
 
 For each model (benchmarks/specs.py) and seed, in this process one after the other:
-- ours, as `Model.fit` runs it, in variants: `default` (sufficient statistics where the data has
-  cells, `auto` parameterization), `rows` (sufficient_statistics=False), `threads2`
-  (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the warm-up);
+- ours, as `Model.fit` runs it, in variants: `default` (Model.fit's defaults: sufficient
+  statistics where the data has cells, `auto` parameterization, log_lik and replicated outcomes),
+  `no_gq` (without generated quantities, as brms's programs), `rows` (sufficient_statistics=False),
+  `threads2` (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the
+  warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both);
 - brms's own program on the same backend (../shared/anchors/brms, its own data), as run.py does;
 - bambi 0.21 on PyMC and on nutpie, in the benchmark's own Python 3.12 venv
   (benchmarks/.venv-peers, created on first use; formulas below; bambi's default priors, which
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -49,9 +53,12 @@ BAMBI = {
 
 VARIANTS = {
     "default": {},
+    "no_gq": {"generated_quantities": False},
     "rows": {"sufficient_statistics": False},
     "threads2": {"threads_per_chain": 2},
     "short_warmup": {"warmup_fraction": 0.25},
+    "pathfinder": {"init": "pathfinder"},
+    "pathfinder_short": {"init": "pathfinder", "warmup_fraction": 0.25},
 }
 
 
@@ -74,9 +81,14 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
     warmup = cfg["warmup"]
     if "warmup_fraction" in options:
         warmup = max(50, int(warmup * options.pop("warmup_fraction")))
+    # `default` is Model.fit as a user calls it: log_lik and replicated outcomes included
+    # (brms's programs compute none; `no_gq` shows what they cost).
+    gq = options.pop("generated_quantities", True)
     data = specs_data(bench)
+    load = _loadavg()
+    cpu = time.process_time()
     start = time.perf_counter()
-    model = Model.from_file(REPO / bench.mlm, generated_quantities=False)
+    model = Model.from_file(REPO / bench.mlm, generated_quantities=gq)
     fit = model.fit(
         data if bench.prepare is None else bench.prepare(data),
         backend=backend,
@@ -88,6 +100,7 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
         **options,
     )
     whole = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     import arviz as az
 
     bulk = az.ess(fit.idata.posterior, method="bulk")
@@ -100,6 +113,11 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
         "sampling_s": fit.elapsed_seconds,
         "min_ess": ess,
         "cells": cells,
+        "warmup": warmup,
+        # CPU seconds of the whole call, every thread: on a loaded machine, cpu_s / cores is
+        # roughly what the call would take alone
+        "cpu_s": cpu,
+        "load": [load, _loadavg()],
     }
 
 
@@ -124,12 +142,16 @@ def run_brms(bench, cfg: dict[str, Any], seed: int) -> dict[str, Any] | None:
     data = {k: np.asarray(v) if isinstance(v, list) else v for k, v in data.items()}
     config = SampleConfig(chains=cfg["chains"], iter_warmup=cfg["warmup"], iter_sampling=cfg["iter"], seed=seed,
                           refresh=0, progress=False)
+    load = _loadavg()
+    cpu = time.process_time()
     start = time.perf_counter()
     raw = get_backend("stanli").sample(code, data, config)
     whole = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     shared = {s.label: np.asarray(s.brms(raw.draws)) for s in bench.shared}
     return {"who": "brms:stanli", "seed": seed, "whole_s": whole, "sampling_s": raw.elapsed_seconds,
-            "min_ess": min_ess(shared) if shared else min_ess(raw.draws)}
+            "min_ess": min_ess(shared) if shared else min_ess(raw.draws), "cpu_s": cpu,
+            "load": [load, _loadavg()]}
 
 
 def peers_python() -> Path | None:
@@ -158,6 +180,9 @@ job = json.loads(sys.argv[1])
 df = pd.read_csv(job["data"], sep=job["sep"])
 if job.get("prep") == "chimpanzees":
     df["treatment"] = 1 + df["prosoc_left"] + 2 * df["condition"]
+if job["family"] == "cumulative":  # bambi's cumulative family wants an ordered categorical response
+    y = job["formula"].split("~")[0].strip()
+    df[y] = pd.Categorical(df[y], ordered=True)
 start = time.perf_counter()
 model = bmb.Model(job["formula"], df, family=job["family"])
 kw = dict(draws=job["iter"], tune=job["warmup"], chains=job["chains"], random_seed=job["seed"], progressbar=False)
@@ -183,30 +208,65 @@ def run_bambi(bench, cfg: dict[str, Any], seed: int, sampler: str) -> dict[str, 
     sep = ";" if bench.data in ("chimpanzees.csv", "Trolley.csv") else ","
     job = dict(data=str(shared / "data" / bench.data), sep=sep, prep=prep, formula=formula, family=family,
                chains=cfg["chains"], iter=cfg["iter"], warmup=cfg["warmup"], seed=seed, sampler=sampler)
+    load = _loadavg()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([str(py), "-c", _BAMBI_WORKER, json.dumps(job)], capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if result.returncode != 0:
         return {"who": f"bambi:{sampler}", "seed": seed, "error": result.stderr.strip().splitlines()[-1:]}
     out = json.loads(result.stdout.strip().splitlines()[-1])
     out["whole_s"] = time.perf_counter() - start  # the whole call includes bambi's import
-    return {"who": f"bambi:{sampler}", "seed": seed, **out}
+    return {"who": f"bambi:{sampler}", "seed": seed, **out, "cpu_s": cpu, "load": [load, _loadavg()]}
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per seed, ours:<variant> ÷ brms and ÷ bambi's better sampler (whole call, min-ESS/s),
+    against the peers of the same seed; medians over seeds."""
+    ok = [r for r in rows if "error" not in r]
+    out: dict[str, Any] = {}
+    for variant in sorted({r["who"] for r in ok if r["who"].startswith("ours:")}):
+        brms_ratio, bambi_ratio = [], []
+        for seed in sorted({r["seed"] for r in ok}):
+            at = {r["who"]: r["min_ess"] / r["whole_s"] for r in ok if r["seed"] == seed}
+            if variant not in at:
+                continue
+            if "brms:stanli" in at:
+                brms_ratio.append(at[variant] / at["brms:stanli"])
+            bambis = [v for k, v in at.items() if k.startswith("bambi:")]
+            if bambis:
+                bambi_ratio.append(at[variant] / max(bambis))
+        out[variant] = {
+            "per_seed_vs_brms": brms_ratio, "median_vs_brms": float(np.median(brms_ratio)) if brms_ratio else None,
+            "per_seed_vs_best_bambi": bambi_ratio,
+            "median_vs_best_bambi": float(np.median(bambi_ratio)) if bambi_ratio else None,
+        }
+    return out
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'who':24} {'seed':>4} {'whole s':>8} {'sample s':>8} {'minESS':>7} {'ESS/s whole':>11} "
-             f"{'ESS/s samp':>10} {'ours÷it whole':>13} {'ours÷it samp':>12}"]
-    ours = next((r for r in rows if r["who"] == "ours:default" and "error" not in r), None)
+             f"{'ESS/s samp':>10} {'ours÷it whole':>13} {'ours÷it samp':>12} {'load':>9}"]
     for r in rows:
         if "error" in r:
             lines.append(f"{r['who']:24} {r['seed']:>4}  error: {r['error']}")
             continue
+        ours = next((o for o in rows if o["who"] == "ours:default" and o["seed"] == r["seed"] and "error" not in o),
+                    None)
         w, s = r["min_ess"] / r["whole_s"], r["min_ess"] / r["sampling_s"]
         rw = rs = float("nan")
         if ours is not None:
             rw = (ours["min_ess"] / ours["whole_s"]) / w
             rs = (ours["min_ess"] / ours["sampling_s"]) / s
+        load = r.get("load") or [None, None]
+        loads = "/".join(f"{x:.1f}" if x is not None else "?" for x in load)
         lines.append(f"{r['who']:24} {r['seed']:>4} {r['whole_s']:8.1f} {r['sampling_s']:8.1f} {r['min_ess']:7.0f} "
-                     f"{w:11.1f} {s:10.1f} {rw:13.2f} {rs:12.2f}")
+                     f"{w:11.1f} {s:10.1f} {rw:13.2f} {rs:12.2f} {loads:>9}")
+    for variant, sm in summary(rows).items():
+        fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+        lines.append(f"{variant}: whole-call ESS/s ÷ brms per seed [{fmt(sm['per_seed_vs_brms'])}], "
+                     f"÷ best bambi [{fmt(sm['per_seed_vs_best_bambi'])}]")
     return "\n".join(lines)
 
 
@@ -217,41 +277,56 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iter", type=int, default=1000)
     p.add_argument("--warmup", type=int)
     p.add_argument("--seeds", default="1")
-    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--variants", default="default,pathfinder,short_warmup,pathfinder_short",
+                   help=f"ours, any of {', '.join(VARIANTS)}")
     p.add_argument("--no-bambi", action="store_true")
+    p.add_argument("--no-brms", action="store_true", help="ours (and bambi) only: e.g. ours again at another load")
+    p.add_argument("--bambi", default="pymc,nutpie", help="bambi's samplers to run")
     p.add_argument("--cmdstan", action="store_true", help="also our default program on CmdStan (if found)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
     cfg = {"chains": args.chains, "iter": args.iter, "warmup": args.warmup or args.iter}
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, list[dict[str, Any]]] = {}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in args.models.split(","):
         bench = specs.BY_NAME[name]
         rows: list[dict[str, Any]] = []
+        results[name] = rows
+
+        def add(row: dict[str, Any] | None, name: str = name, rows: list = rows) -> None:
+            # Written after every run: a long benchmark stopped early keeps what it measured.
+            if row is None:
+                return
+            rows.append(row)
+            _write(args.out, stamp, cfg, seeds, results)
+            print(name, json.dumps(row, default=str), flush=True)
+
         for seed in seeds:
             for variant in args.variants.split(","):
-                rows.append(run_ours(bench, cfg, seed, variant))
+                add(run_ours(bench, cfg, seed, variant))
             if args.cmdstan:
                 from mlmdsl.backends.cmdstan_backend import find_cmdstan
 
                 if find_cmdstan() is not None:
-                    rows.append(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
-            if (brms := run_brms(bench, cfg, seed)) is not None:
-                rows.append(brms)
+                    add(run_ours(bench, cfg, seed, "default", backend="cmdstan"))
+            if not args.no_brms:
+                add(run_brms(bench, cfg, seed))
             if not args.no_bambi:
-                for sampler in ("pymc", "nutpie"):
-                    if (b := run_bambi(bench, cfg, seed, sampler)) is not None:
-                        rows.append(b)
-        results[name] = rows
+                for sampler in args.bambi.split(","):
+                    add(run_bambi(bench, cfg, seed, sampler))
         print(f"\n== {name} ({cfg['chains']} chains x {cfg['warmup']} + {cfg['iter']}, seeds {seeds}, "
-              f"load {_loadavg()})")
-        print(table(rows))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"{stamp}-peers.json").write_text(
-        json.dumps({"config": cfg, "seeds": seeds, "results": results}, indent=1, default=str)
-    )
+              f"load {_loadavg()})", flush=True)
+        print(table(rows), flush=True)
     return 0
+
+
+def _write(out: Path, stamp: str, cfg: dict[str, Any], seeds: list[int], results: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = {name: summary(rows) for name, rows in results.items()}
+    (out / f"{stamp}-peers.json").write_text(
+        json.dumps({"config": cfg, "seeds": seeds, "results": results, "summary": summaries}, indent=1, default=str)
+    )
 
 
 if __name__ == "__main__":

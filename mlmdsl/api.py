@@ -236,6 +236,7 @@ class Model:
         parameterization: str | None = None,
         sufficient_statistics: bool = True,
         threads_per_chain: int = 1,
+        init: str = "random",
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -253,7 +254,10 @@ class Model:
 
         `threads_per_chain` > 1 writes the likelihood as `reduce_sum` over slices of rows and
         runs that many threads in each chain (where cells are used, the likelihood is already
-        small and stays as it is)."""
+        small and stays as it is).
+
+        `init` ("random" or "pathfinder"): where the chains start; "pathfinder" fits a
+        single-path Pathfinder approximation first and starts each chain from a draw of it."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
         from mlmdsl.data.matrices import split_data
@@ -271,6 +275,7 @@ class Model:
             parallel_chains=parallel_chains,
             output_dir=Path(output_dir) if output_dir is not None else None,
             threads_per_chain=threads_per_chain,
+            init=init,
         )
         table = data
         compiled_for, data = self._for_table(data)  # group-level modelled columns need the columns

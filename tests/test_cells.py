@@ -13,6 +13,7 @@ import pytest
 
 from mlmdsl.api import Model
 from mlmdsl.compiler import compile_source
+from mlmdsl.compiler.lower.cells import cell_exposure
 from mlmdsl.data.cells import cells_of, find_cells
 from mlmdsl.posterior.report import format_report
 from tests.conftest import EXAMPLES, shared_file
@@ -51,6 +52,34 @@ lambda[i] = a[g[i]]
 a[j] ~ Exponential(1)
 """
 
+POISSON_EXPOSURE = """
+y[i] ~ Poisson(lambda[i])
+log(lambda[i]) = log(days[i]) + a[g[i]] + b * x[i]
+a[j] ~ Normal(0, 1)
+b ~ Normal(0, 1)
+"""
+
+POISSON_LOGGED_OFFSET = """
+y[i] ~ Poisson(lambda[i])
+log(lambda[i]) = a[g[i]] + log_days[i] - b * x[i]
+a[j] ~ Normal(0, 1)
+b ~ Normal(0, 1)
+"""
+
+POISSON_IDENTITY_EXPOSURE = """
+y[i] ~ Poisson(lambda[i])
+lambda[i] = days[i] * a[g[i]]
+a[j] ~ Exponential(1)
+"""
+
+# days also a predictor: not an exposure, it stays part of each cell
+POISSON_DAYS_TWICE = """
+y[i] ~ Poisson(lambda[i])
+log(lambda[i]) = log(days[i]) + a[g[i]] + b * days[i]
+a[j] ~ Normal(0, 1)
+b ~ Normal(0, 1)
+"""
+
 BINOMIAL = """
 s[i] ~ Binomial(n[i], p[i])
 logit(p[i]) = a[g[i]] + b * x[i]
@@ -85,6 +114,16 @@ def _counts(df: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     df = df.copy()
     df["y"] = rng.poisson(np.exp(0.2 * df["g"] + 0.1 * df["x"]))
+    return df
+
+
+def _exposed(seed: int = 4) -> pd.DataFrame:
+    """Counts over exposures that differ within every (g, x) cell."""
+    df = _simulated()
+    rng = np.random.default_rng(seed)
+    df["days"] = rng.choice([1.0, 2.0, 7.0, 30.0], len(df))
+    df["log_days"] = np.log(df["days"])
+    df["y"] = rng.poisson(df["days"] * np.exp(0.2 * df["g"] - 0.1 * df["x"]))
     return df
 
 
@@ -185,6 +224,9 @@ CASES = {
     "normal, sigma per group": (NORMAL_SIGMA_PER_GROUP, _simulated),
     "poisson log link": (POISSON, lambda: _counts(_simulated())),
     "poisson identity": (POISSON_IDENTITY, lambda: _counts(_simulated())),
+    "poisson exposure": (POISSON_EXPOSURE, _exposed),
+    "poisson logged offset": (POISSON_LOGGED_OFFSET, _exposed),
+    "poisson identity exposure": (POISSON_IDENTITY_EXPOSURE, _exposed),
     "binomial": (BINOMIAL, _simulated),
     "bernoulli without shortcut": (BERNOULLI_NO_SHORTCUT, lambda: _binary(_simulated())),
     "chimpanzees": (CHIMPS, _chimps),
@@ -222,6 +264,45 @@ def test_a_dropped_within_cell_term_is_caught() -> None:
     faulty = "\n".join(line for line in code.splitlines() if "target += -(N - N_cell)" not in line)
     assert faulty != code
     diff = _check_constant_difference(NORMAL_SHARED_SIGMA, df, faulty)
+    assert np.ptp(diff) > 1.0
+
+
+@pytest.mark.parametrize(
+    "source, exposure, form, key",
+    [
+        (POISSON_EXPOSURE, "days", "log", ["g", "x"]),
+        (POISSON_LOGGED_OFFSET, "log_days", "logged", ["g", "x"]),
+        (POISSON_IDENTITY_EXPOSURE, "days", "times", ["g"]),
+        (POISSON_DAYS_TWICE, None, None, ["g", "days"]),
+        (POISSON, None, None, ["g", "x"]),
+    ],
+    ids=["log(days)", "logged offset", "days * rate", "days used twice", "no exposure"],
+)
+def test_a_poisson_exposure_is_summed_not_part_of_the_cell(
+    source: str, exposure: str | None, form: str | None, key: list[str]
+) -> None:
+    df = _exposed()
+    model = Model.from_string(source)
+    found = cell_exposure(model.checked)
+    assert (found and (found.column.name, found.form)) == ((exposure, form) if exposure else None)
+    cells = cells_of(model.checked, model.bind(df).stan_data)
+    assert cells.n_cells == df.groupby(key).ngroups
+    assert cells.stan_data["cell_y"].sum() == df["y"].sum()
+    if exposure is not None:
+        # n_c times the cell's exposure value is the exposure summed over its rows
+        h = np.exp if form == "logged" else (lambda v: v)
+        summed = cells.stan_data["cell_n"] * h(cells.stan_data["cell_exposure"])
+        expected = df.assign(c=cells.row_cell).groupby("c")["days"].sum().to_numpy()
+        np.testing.assert_allclose(summed, expected)
+
+
+def test_an_exposure_taken_from_one_row_of_the_cell_is_caught() -> None:
+    """The planted fault: each cell's exposure read from its first row instead of summed."""
+    df = _exposed()
+    code = compile_source(POISSON_EXPOSURE, cells=True).stan_code
+    faulty = code.replace("log(cell_exposure)", "log(days[cell_row])")
+    assert faulty != code
+    diff = _check_constant_difference(POISSON_EXPOSURE, df, faulty)
     assert np.ptp(diff) > 1.0
 
 
@@ -284,3 +365,46 @@ def test_mlm_fit_switch(flag: list[str], expected: bool, capsys) -> None:
     assert main([*args, "--chains", "1", "--iter-warmup", "100", "--iter-sampling", "100", *flag]) == 0
     report = capsys.readouterr().out
     assert ("likelihood over 167 cells of 504 rows" in report) is expected, report
+
+
+def test_same_posterior_and_loo_with_a_summed_exposure() -> None:
+    df = _exposed()
+    model = Model.from_string(POISSON_EXPOSURE)
+    kw = dict(chains=2, iter_warmup=300, iter_sampling=500, seed=4, progress=False)
+    with_cells, without = model.fit(df, **kw), model.fit(df, sufficient_statistics=False, **kw)
+    assert with_cells.data_info["cells"]["cells"] == df.groupby(["g", "x"]).ngroups
+    assert "cell_exposure" in with_cells.stan_code
+    a, b = with_cells.summary(), without.summary()
+    se = np.sqrt(a["Est.Error"] ** 2 / a["Bulk_ESS"] + b["Est.Error"] ** 2 / b["Bulk_ESS"])
+    z = ((a["Estimate"] - b["Estimate"]) / se).abs()
+    assert (z < 4.5).all(), z.sort_values().tail()
+    elpd = [float(getattr(x, "elpd_loo", getattr(x, "elpd", np.nan))) for x in (with_cells.loo(), without.loo())]
+    assert abs(elpd[0] - elpd[1]) < 1.5, elpd
+
+
+def test_ordinal_generated_quantities_over_cells_are_the_row_wise_ones() -> None:
+    """Trolley with cells: log_lik per row equals the ordered-logit log probability at each draw
+    (computed here from the draws), and each row's replicates follow its own category
+    probabilities (a row drawn from the wrong cell shows)."""
+    df = _trolley().iloc[:2000]
+    fit = Model.from_string(TROLLEY).fit(df, chains=1, iter_warmup=150, iter_sampling=400, seed=3, progress=False)
+    assert fit.data_info["cells"]["kind"] == "ordinal" and "cell_of_row" in fit.stan_code
+    post = fit.idata.posterior
+    flat = {v: post[v].values.reshape(-1, *post[v].shape[2:]) for v in ("cutpoints", "bA", "bI", "bC", "a")}
+    level = {str(label): k for k, label in enumerate(post["a"].coords[post["a"].dims[-1]].values)}
+    person = np.array([level[str(v)] for v in df["id"]])
+    eta = (flat["bA"][:, None] * df["action"].to_numpy() + flat["bI"][:, None] * df["intention"].to_numpy()
+           + flat["bC"][:, None] * df["contact"].to_numpy() + flat["a"][:, person])  # (draws, rows)
+    above = 1 / (1 + np.exp(-(eta[:, :, None] - flat["cutpoints"][:, None, :])))  # P(y > k)
+    ones, zeros = np.ones_like(eta)[:, :, None], np.zeros_like(eta)[:, :, None]
+    p = np.concatenate([ones, above], 2) - np.concatenate([above, zeros], 2)  # (draws, rows, K)
+    y = df["response"].to_numpy() - 1
+    ll = fit.idata.log_likelihood
+    log_lik = ll[next(iter(ll.data_vars))].values.reshape(eta.shape)
+    np.testing.assert_allclose(log_lik, np.log(p[:, np.arange(len(y)), y]), rtol=1e-6, atol=1e-9)
+    pp = fit.idata.posterior_predictive
+    rep = pp[next(iter(pp.data_vars))].values.reshape(eta.shape)
+    # per row: the share of its draws in categories 1-3 against its mean probability of them
+    observed, expected = (rep <= 3).mean(0), p[:, :, :3].sum(2).mean(0)
+    z = (observed - expected) / (np.sqrt(expected * (1 - expected) / len(eta)) + 1e-3)
+    assert np.abs(z).max() < 5.5, np.abs(z).max()

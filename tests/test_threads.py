@@ -1,6 +1,6 @@
-"""Within-chain threads: the likelihood as reduce_sum over slices of rows. The programs pass
-stanc3, their log density equals the row-wise one exactly, and a threaded fit gives the same
-posterior."""
+"""Within-chain threads: the likelihood as reduce_sum over slices of a grouping's levels (rows
+sorted by group) or of rows. The programs pass stanc3, their log density equals the row-wise one
+up to a constant, and a threaded fit gives the same posterior."""
 
 from __future__ import annotations
 
@@ -27,9 +27,13 @@ THREAD_CASES = {**CASES, "sleep slopes": (SLOPES, _sleep), "trolley": (TROLLEY, 
     shared_file("Trolley.csv"), sep=";").iloc[:1500])}
 
 
+SLICINGS = ["group", "rows"]
+
+
+@pytest.mark.parametrize("slicing", SLICINGS)
 @pytest.mark.parametrize("case", THREAD_CASES)
-def test_reduce_sum_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) -> None:
-    code = compile_source(THREAD_CASES[case][0], threads=True).stan_code
+def test_reduce_sum_programs_pass_stanc(case: str, slicing: str, stanc: Path, tmp_path: Path) -> None:
+    code = compile_source(THREAD_CASES[case][0], threads=slicing).stan_code
     assert "reduce_sum(" in code
     stan_file = tmp_path / "model.stan"
     stan_file.write_text(code, encoding="utf-8")
@@ -38,21 +42,54 @@ def test_reduce_sum_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) 
     assert result.returncode == 0, result.stderr + code
 
 
-@pytest.mark.parametrize("case", THREAD_CASES)
-def test_reduce_sum_log_density_equals_the_row_wise_one(case: str) -> None:
+def _threaded_minus_plain(source: str, df: pd.DataFrame, threaded_code: str) -> np.ndarray:
     import stanli
 
-    source, data = THREAD_CASES[case]
-    df = data()
     model = Model.from_string(source)
     stan_data = model.bind(df).stan_data
     points = np.random.default_rng(5).normal(0, 0.5, size=(4, _n_unconstrained(source, df)))
     rows = stanli.Model(stan_code=compile_source(source).stan_code, data=stan_data, seed=1)
-    threaded = stanli.Model(stan_code=compile_source(source, threads=True).stan_code, data=stan_data, seed=1)
+    threaded = stanli.Model(stan_code=threaded_code, data=stan_data, seed=1)
     a = np.array([rows.log_prob_grad(q)[0] for q in points])
     b = np.array([threaded.log_prob_grad(q)[0] for q in points])
+    return a - b
+
+
+@pytest.mark.parametrize("slicing", SLICINGS)
+@pytest.mark.parametrize("case", THREAD_CASES)
+def test_reduce_sum_log_density_equals_the_row_wise_one(case: str, slicing: str) -> None:
+    source, data = THREAD_CASES[case]
+    diff = _threaded_minus_plain(source, data(), compile_source(source, threads=slicing).stan_code)
     # The same up to a constant (`~` and `lupdf` drop the same constants).
-    assert np.ptp(a - b) < 1e-6 * max(1.0, np.abs(a).max()), a - b
+    assert np.ptp(diff) < 1e-6 * max(1.0, np.abs(diff).max()), diff
+
+
+def test_a_slice_missing_its_last_row_is_caught() -> None:
+    """The planted fault: each level's block of sorted rows one row short."""
+    source, data = THREAD_CASES["sleep slopes"]
+    code = compile_source(source, threads=True).stan_code
+    faulty = code.replace("int hi = first_of_Subject[end + 1] - 1;", "int hi = first_of_Subject[end + 1] - 2;")
+    assert faulty != code
+    assert np.ptp(_threaded_minus_plain(source, data(), faulty)) > 1.0
+
+
+@pytest.mark.parametrize(
+    "source, grouping",
+    [
+        (SLOPES, "Subject"),  # the only grouping
+        ((EXAMPLES / "chimpanzees.mlm").read_text(), "actor"),  # actor and block, one effect each: the first
+        ("y[i] ~ Normal(mu[i], sigma)\nmu[i] = a + b * x[i]\n[a, b] ~ Normal(0, 1)\nsigma ~ Exponential(1)\n", None),
+    ],
+    ids=["sleep slopes", "chimpanzees", "no grouping"],
+)
+def test_slices_follow_the_grouping_with_the_most_effects(source: str, grouping: str | None) -> None:
+    from mlmdsl.compiler.lower.threads import slice_grouping
+
+    model = Model.from_string(source)
+    assert slice_grouping(model.checked) == grouping
+    code = compile_source(source, threads=True).stan_code
+    expected = f"(reduce_sum over levels of {grouping})" if grouping else "(reduce_sum over rows)"
+    assert expected in code
 
 
 def test_threaded_fit_gives_the_same_posterior() -> None:

@@ -118,6 +118,12 @@ SAMPLER_LIMITS: dict[str, Limit] = {
 }
 
 
+# Where each chain starts: "random" draws uniform(-2, 2) on the unconstrained scale (Stan's
+# default); "pathfinder" fits one single-path Pathfinder approximation first and draws each
+# chain's start from it (stanli's `pathfinder_init`; CmdStan's `pathfinder` method).
+INITS = ("random", "pathfinder")
+
+
 @dataclass(frozen=True)
 class SampleConfig:
     """How to sample. Every value is checked on construction: a ValueError names the setting
@@ -136,8 +142,11 @@ class SampleConfig:
     # Threads within each chain: reduce_sum's slices run in parallel (stanli; CmdStan builds
     # with STAN_THREADS). 1 = none.
     threads_per_chain: int = 1
+    init: str = "random"  # one of INITS
 
     def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         for name, limit in SAMPLER_LIMITS.items():
             value = getattr(self, name)
             if value is None and name in ("seed", "parallel_chains"):

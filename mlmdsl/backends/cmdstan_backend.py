@@ -209,6 +209,7 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
     prefix = _unused_prefix(run_dir, f"model-{stamp}")
     data_file = run_dir / f"{prefix}-data.json"
     write_stan_json(str(data_file), data)
+    inits = _pathfinder_inits(exe, data_file, config, seed, run_dir, prefix) if config.init == "pathfinder" else None
     total = config.iter_warmup + config.iter_sampling
     args = CmdStanArgs(
         model_name="model",
@@ -222,6 +223,7 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
         ),
         data=str(data_file),
         seed=seed,
+        inits=inits,
         output_dir=str(run_dir),
         sig_figs=SIG_FIGS,
         # Progress off: one console line per chain instead of one per 100 iterations.
@@ -239,6 +241,32 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
             )
         )
     return runs
+
+
+def _pathfinder_inits(
+    exe: Path, data_file: Path, config: SampleConfig, seed: int, run_dir: Path, prefix: str
+) -> list[str]:
+    """init="pathfinder": one single-path Pathfinder run (CmdStan's `pathfinder` method, as
+    stanli's pathfinder_init), and one start per chain drawn from it, written as init files."""
+    from cmdstanpy import CmdStanModel
+    from cmdstanpy.utils import write_stan_json
+
+    model = CmdStanModel(exe_file=str(exe))
+    try:
+        pf = model.pathfinder(
+            data=str(data_file), seed=seed, num_paths=1, psis_resample=False, output_dir=str(run_dir),
+            num_threads=config.threads_per_chain,
+        )
+    except RuntimeError as exc:
+        raise BackendError(f'CmdStan\'s pathfinder (init="pathfinder") failed; init="random" skips it: {exc}') from exc
+    starts = pf.create_inits(seed=seed, chains=config.chains)
+    starts = starts if isinstance(starts, list) else [starts]
+    files = []
+    for index, start in enumerate(starts):
+        path = run_dir / f"{prefix}-init-{index + 1}.json"
+        write_stan_json(str(path), start)
+        files.append(str(path))
+    return files
 
 
 def _with_threads(command: list[str], threads: int) -> list[str]:

@@ -98,6 +98,8 @@ def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
             refresh=config.refresh if config.shows_progress else 0,
             parallel_chains=config.parallel_chains,
             threads_per_chain=config.threads_per_chain,
+            # {}: stanli's defaults (1000 iterations, 25 ELBO draws, history 5), from this seed.
+            pathfinder_init={} if config.init == "pathfinder" else None,
         )
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"stanli sampling failed: {exc}") from exc
@@ -166,9 +168,40 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 
 def _draws(fit: Any) -> dict[str, np.ndarray]:
-    # fit.draws keeps the chain axis and indexes by Stan's [row, col], so no reordering is
-    # needed; fit[name] would concatenate the chains.
-    return {name: np.asarray(fit.draws(name), dtype=float) for name in fit.variables}
+    """Each variable's draws, (chains, draws, *dims) with Stan's [row, col] meaning.
+
+    A variable whose columns are one run in Stan's column-major order (every vector, matrix
+    and array stanli writes) is a view of the whole draws array: `fit.draws(name)` gathers a
+    copy, which for a per-row log_lik and replicated outcome (Trolley: 2 x 40M values) took
+    seconds after sampling. Anything else goes through fit.draws(name)."""
+    everything = np.asarray(fit.draws(), dtype=float)  # (chains, draws, columns)
+    column = {name: i for i, name in enumerate(fit.names)}
+    out = {}
+    for name, dims in fit.variables.items():
+        view = _column_run(everything, column, fit.names, name, tuple(dims))
+        # fit.draws keeps the chain axis and indexes by Stan's [row, col]; fit[name] would
+        # concatenate the chains.
+        out[name] = view if view is not None else np.asarray(fit.draws(name), dtype=float)
+    return out
+
+
+def _column_run(
+    everything: np.ndarray, column: dict[str, int], names: list[str], name: str, dims: tuple[int, ...]
+) -> np.ndarray | None:
+    if not dims:
+        return everything[:, :, column[name]] if name in column else None
+    first = column.get(f"{name}[{','.join('1' * len(dims))}]")
+    size = int(np.prod(dims))
+    if first is None or first + size > len(names):
+        return None
+    # The names the run must hold, column-major (the first index fastest), as Stan writes them.
+    expected = (
+        f"{name}[{','.join(str(i + 1) for i in reversed(idx))}]" for idx in np.ndindex(*reversed(dims))
+    )
+    if any(names[first + k] != want for k, want in enumerate(expected)):
+        return None
+    block = everything[:, :, first : first + size].reshape(*everything.shape[:2], *reversed(dims))
+    return block.transpose(0, 1, *range(len(dims) + 1, 1, -1))
 
 
 def _sampler_stats(fit: Any, columns: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlmdsl.backends.base import INITS
 from mlmdsl.cli.common import (
     add_sampler_arguments,
     checked,
@@ -80,6 +81,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 drop_missing=args.drop_missing,
                 sufficient_statistics=not args.no_sufficient_statistics,
                 threads_per_chain=args.threads_per_chain,
+                init=args.init,
             )
         if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
@@ -136,6 +138,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=checked("threads_per_chain"),
         default=1,
         help="threads within each chain (the likelihood as reduce_sum); an integer >= 1",
+    )
+    p.add_argument(
+        "--init",
+        choices=INITS,
+        default="random",
+        help="where the chains start: random (uniform(-2, 2) unconstrained, Stan's default) or "
+        "pathfinder (a draw of a single-path Pathfinder fit)",
     )
     p.add_argument(
         "--no-sufficient-statistics",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlmdsl.compiler.ir import CheckedModel
-from mlmdsl.compiler.lower.cells import CELL_KINDS, cell_key_vars, cell_kind, cell_names
+from mlmdsl.compiler.lower.cells import CELL_KINDS, cell_exposure, cell_key_vars, cell_kind, cell_names
 
 if TYPE_CHECKING:
     from mlmdsl.data.bind import BoundData
@@ -76,6 +76,9 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
     elif kind == "poisson":
         out[names.y] = _int_sums(inverse, y, n_cells)
         out[names.count] = rows.astype(float)
+        if (exposure := cell_exposure(model)) is not None:
+            out[names.exposure] = _mean_exposure(inverse, np.asarray(data[exposure.column.stan], dtype=float),
+                                                 rows, exposure.form == "logged")
     elif kind == "normal":
         y = y.astype(float)
         mean = np.bincount(inverse, weights=y, minlength=n_cells) / rows
@@ -89,8 +92,19 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
         out[names.pair_cell] = pairs[:, 0].astype(np.int64) + 1
         out[names.pair_y] = pairs[:, 1].astype(np.int64)
         out[names.pair_count] = pair_rows.astype(float)
+        out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
     return Cells(kind, n_rows, n_cells, inverse, out)
 
 
 def _int_sums(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(inverse, weights=np.asarray(values, dtype=float), minlength=n).round().astype(np.int64)
+
+
+def _mean_exposure(inverse: np.ndarray, x: np.ndarray, rows: np.ndarray, logged: bool) -> np.ndarray:
+    """Per cell, the value whose exposure is the mean of its rows' exposures: mean(x), or for a
+    logged offset log(mean(exp(x))), shifted by the cell's maximum so exp cannot overflow."""
+    if not logged:
+        return np.bincount(inverse, weights=x, minlength=len(rows)) / rows
+    top = np.full(len(rows), -np.inf)
+    np.maximum.at(top, inverse, x)
+    return top + np.log(np.bincount(inverse, weights=np.exp(x - top[inverse]), minlength=len(rows)) / rows)

@@ -42,16 +42,18 @@ def lower(
     *,
     _offset_multiplier: bool = False,
     cells: bool = False,
-    threads: bool = False,
+    threads: bool | str = False,
 ) -> Lowered:
     """`cells` writes the likelihood over cells of rows (sufficient statistics, lower/cells.py;
     only where `cells.cell_kind(model)` is not None; the data then needs `data.cells`' arrays).
-    `threads` writes it as `reduce_sum` over slices of rows (lower/threads.py), for
-    within-chain threads; cells, where both are asked, win (the likelihood is then small).
+    `threads` writes it as `reduce_sum` (lower/threads.py), for within-chain threads: True or
+    "group" slices by the levels of a grouping where there is one, "rows" by rows; cells, where
+    both are asked, win (the likelihood is then small).
     `_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
     private, for the benchmark that compares the two (benchmarks/stuck_chains.py)."""
     lowerer = _Lowerer(model, generated_quantities, _offset_multiplier)
     lowerer.cells = cells and cell_kind(model) is not None
-    lowerer.threads = threads and not lowerer.cells and threadable(model)
+    lowerer.threads = bool(threads) and not lowerer.cells and threadable(model)
+    lowerer.slicing = threads if isinstance(threads, str) else "group"
     with gc_paused():  # see parse.gc_paused
         return lowerer.run()

@@ -9,6 +9,9 @@ reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/c
 
   Bernoulli/Binomial   successes and trials summed:  S_c ~ binomial(T_c, p_c)
   Poisson              counts summed, rows counted:   Y_c ~ poisson(n_c * lambda_c)
+                       with an exposure (offset), the exposure summed instead of being part
+                       of the cell: sum_i poisson(y_i | E_i * r_c) = poisson(Y_c | (sum_i E_i) r_c)
+                       up to a constant (see cell_exposure)
   Normal               n_c, the mean ybar_c and the within-cell sum of squares SS_c:
                          sum_i normal_lpdf(y_i | mu, sigma)
                            = normal_lpdf(ybar | mu, sigma / sqrt(n)) - (n - 1) log(sigma)
@@ -19,7 +22,10 @@ reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/c
 
 Each equals the row-wise log density up to a constant, so the posterior is exactly the same.
 Generated quantities (log_lik, replicated outcomes) stay per row, computed over the rows as
-without cells: LOO, PPC and predictions do not change.
+without cells: LOO, PPC and predictions do not change. For an ordered outcome they are computed
+without the per-row loop of vector operations (which cost as much as the sampling's gradients on
+Trolley): log_lik vectorised over rows, the category probabilities once per cell, and each row's
+replicate drawn from its cell's probabilities.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from typing import Literal
 
-from mlmdsl.compiler.ir import ROWS, CheckedModel, Likelihood
+from mlmdsl.compiler import ast
+from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Likelihood
 from mlmdsl.compiler.lower.glm import GlmPlanning
 from mlmdsl.compiler.lower.program import Code, Line, is_identifier, stmt_comment, wrap
 
@@ -57,6 +65,8 @@ class CellNames:
     pair_cell: str = "pair_cell"
     pair_y: str = "pair_y"
     pair_count: str = "pair_n"
+    of_row: str = "cell_of_row"  # ordinal: each row's cell (its replicate is drawn from the cell's)
+    exposure: str = "cell_exposure"  # poisson with an exposure: its mean per cell (see cell_exposure)
 
 
 def cell_names(model: CheckedModel) -> CellNames:
@@ -89,10 +99,92 @@ def cell_kind(model: CheckedModel) -> str | None:
     return CELL_KINDS.get(lk.family.name)
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """A Poisson likelihood's exposure: a row column whose only use makes the rate proportional
+    to it, lambda_i = h(x_i) * r with r the same for every row of a cell. Its rows then need not
+    share it: the cell's rate is (sum_i h(x_i)) * r. The program keeps reading the column as
+    written (`log(days_cell)`), so each cell is given the value whose h is the mean of h over
+    its rows, and the cells' `n_c * lambda_c` is exactly the summed exposure times the rate."""
+
+    column: DataVar
+    # how it enters: `log(lambda[i]) = log(x[i]) + ...` (h = x), `log(lambda[i]) = x[i] + ...`
+    # (a logged offset, h = exp(x)), `lambda[i] = x[i] * ...` (identity link, h = x)
+    form: Literal["log", "logged", "times"]
+
+
+def _terms(expr: ast.Expr) -> list[ast.Expr]:
+    """The terms added (not subtracted) at the top of a sum."""
+    if isinstance(expr, ast.BinOp) and expr.op == "+":
+        return _terms(expr.left) + _terms(expr.right)
+    if isinstance(expr, ast.BinOp) and expr.op == "-":
+        return _terms(expr.left)
+    return [expr]
+
+
+def _row_column(model: CheckedModel, expr: ast.Expr) -> DataVar | None:
+    """`x[i]` for a row-level predictor column x (read as values only, never as an index)."""
+    if not (isinstance(expr, ast.Index) and isinstance(expr.base, ast.Name) and len(expr.indices) == 1):
+        return None
+    if not isinstance(expr.indices[0], ast.Name):
+        return None
+    found = model.data_vars(expr.base.id, ROWS)
+    if len(found) != 1 or found[0].kind != "predictor" or not found[0].in_stan:
+        return None
+    return found[0]
+
+
+def _uses(model: CheckedModel, name: str) -> int:
+    n = 0
+    for st in model.program.statements:
+        exprs = [getattr(st, "lhs", None), getattr(st, "rhs", None)]
+        if isinstance(st, ast.Sample):
+            exprs += list(ast.sample_extras(st))
+        n += sum(1 for e in exprs if e is not None for node in ast.walk(e)
+                 if isinstance(node, ast.Name) and node.id == name)
+    return n
+
+
+def cell_exposure(model: CheckedModel) -> Exposure | None:
+    """The Poisson likelihood's exposure column, when its rate is `lambda[i]` defined as one of
+    `log(lambda[i]) = log(x[i]) + ...`, `log(lambda[i]) = x[i] + ...` or `lambda[i] = x[i] * ...`
+    and x is used nowhere else (so nothing else in a cell depends on it)."""
+    if cell_kind(model) != "poisson":
+        return None
+    lk = model.likelihoods[0]
+    mean = lk.args[lk.family.mean_arg]
+    if not (isinstance(mean, ast.Index) and isinstance(mean.base, ast.Name)):
+        return None
+    d = model.derived_named(mean.base.id)
+    if d is None or d.level != ROWS or d.data_only:
+        return None
+    candidates: list[tuple[DataVar, Literal["log", "logged", "times"]]] = []
+    if d.link == "log":
+        for term in _terms(d.rhs):
+            if isinstance(term, ast.Call) and term.func == "log" and len(term.args) == 1:
+                if (dv := _row_column(model, term.args[0])) is not None:
+                    candidates.append((dv, "log"))
+            elif (dv := _row_column(model, term)) is not None:
+                candidates.append((dv, "logged"))
+    elif d.link == "identity" and isinstance(d.rhs, ast.BinOp) and d.rhs.op == "*":
+        for side in (d.rhs.left, d.rhs.right):
+            if (dv := _row_column(model, side)) is not None:
+                candidates.append((dv, "times"))
+    for dv, form in candidates:
+        if _uses(model, dv.name) == 1:  # this term only: the other factor cannot depend on it
+            return Exposure(dv, form)
+    return None
+
+
 def cell_key_vars(model: CheckedModel) -> list:
     """The row-level data a cell's rows share: every row column the program reads except the
-    outcome and trials (which are summed)."""
-    return [d for d in model.data if d.level == ROWS and d.in_stan and d.kind in ("index", "predictor")]
+    outcome and trials (which are summed) and a Poisson exposure (also summed)."""
+    exposure = cell_exposure(model)
+    skip = exposure.column.stan if exposure is not None else None
+    return [
+        d for d in model.data
+        if d.level == ROWS and d.in_stan and d.kind in ("index", "predictor") and d.stan != skip
+    ]
 
 
 class CellLikelihoods(GlmPlanning):
@@ -116,6 +208,8 @@ class CellLikelihoods(GlmPlanning):
             kind = f"array[{c.n}] int" if dv.integer else f"vector[{c.n}]"
             td.append(Line(f"{kind} {copy} = {dv.stan}[{c.row}];", f"{dv.name} per cell"))
             self.row_alias[dv.stan] = copy
+        if (exposure := cell_exposure(self.m)) is not None:
+            self.row_alias[exposure.column.stan] = c.exposure
         for d in self.m.derived:  # data-only row quantities computed in transformed data
             if d.data_only and d.level == ROWS and self.m.data_var(d.name, ROWS) is None:
                 copy = self.names.fresh(f"{d.stan}_cell")
@@ -140,6 +234,10 @@ class CellLikelihoods(GlmPlanning):
         elif kind == "poisson":
             out.append(Line(f"array[{c.n}] int<lower=0> {c.y};", f"{lk.outcome} summed per cell"))
             out.append(Line(f"vector<lower=1>[{c.n}] {c.count};", "rows per cell"))
+            if (exposure := cell_exposure(self.m)) is not None:
+                name = exposure.column.name
+                what = f"log(mean(exp({name})))" if exposure.form == "logged" else f"mean {name}"
+                out.append(Line(f"vector[{c.n}] {c.exposure};", f"{what} of each cell's rows: the exposures summed"))
         elif kind == "normal":
             out.append(Line(f"vector<lower=1>[{c.n}] {c.count};", "rows per cell"))
             out.append(Line(f"vector[{c.n}] {c.mean};", f"mean {lk.outcome} per cell"))
@@ -151,6 +249,8 @@ class CellLikelihoods(GlmPlanning):
             out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={c.n}> {c.pair_cell};"))
             out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={o.stan_k}> {c.pair_y};"))
             out.append(Line(f"vector<lower=1>[{c.n_pairs}] {c.pair_count};", "rows per pair"))
+            if self.gq:
+                out.append(Line(f"array[N] int<lower=1, upper={c.n}> {c.of_row};", "each row's cell"))
 
     def cell_likelihood(self, lk: Likelihood, y: str, stan_fam: str, codes: list[Code]) -> list[Line]:
         """The likelihood statement over the cells (the arguments already lowered per cell)."""
@@ -232,3 +332,31 @@ class CellLikelihoods(GlmPlanning):
             Line("}"),
         ]
         return lines
+
+    def ordinal_cell_draws(self, lk: Likelihood, y: str, codes: list[Code], ll: str, rep: str, loop: str) -> list[Line]:
+        """Generated quantities of an ordered outcome over cells: the same log_lik per row as
+        ordered_logistic_lpmf (written out as in the model block, vectorised over rows), and each
+        row's replicate drawn by categorical_rng from its cell's category probabilities, computed
+        once per cell (P(y > k) = inv_logit(eta - c[k]))."""
+        c = self.cell
+        o = self.m.ordinal(lk.outcome)
+        assert o is not None
+        k = o.stan_k
+        eta, cut = self.as_real(codes[0]), codes[1].text
+        below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
+        theta, up, cc = self.names.fresh(f"{y}_theta"), self.names.fresh(f"{y}_above"), self.names.fresh("c")
+        rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
+        cell_eta = f"{eta.text}[{c.row}[{cc}]]" if eta.vector else eta.text
+        return [
+            Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
+            Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
+            Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
+            Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
+            Line(f"array[{c.n}] vector[{k}] {theta};", f"P({lk.outcome} = k) per cell"),
+            Line(f"for ({cc} in 1:{c.n}) {{"),
+            Line(f"  vector[{k} - 1] {up} = inv_logit({cell_eta} - {cut});"),
+            Line(f"  {theta}[{cc}] = append_row(1, {up}) - append_row({up}, 0);"),
+            Line("}"),
+            Line(f"for ({loop} in 1:N) {rep}[{loop}] = categorical_rng({theta}[{c.of_row}[{loop}]]);",
+                 "each row's replicate from its cell's probabilities"),
+        ]

@@ -31,6 +31,10 @@ class Generated(Statements):
         """log_lik and replicated categories of an ordered outcome. The draw uses
         categorical_rng on the category probabilities, P(y > k) = inv_logit(eta - c[k]),
         because ordered_logistic_rng has no compiled path in stanli."""
+        if self.cells:  # the category probabilities once per cell (lower/cells.py)
+            y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+            self.out.gq_locals += self.ordinal_cell_draws(lk, y, codes, ll, rep, loop)
+            return
         o = self.m.ordinal(lk.outcome)
         assert o is not None
         eta, cut = (element(c, loop) for c in codes)
