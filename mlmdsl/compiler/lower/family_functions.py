@@ -10,53 +10,38 @@ poisson_rng; a zero-truncated count is drawn exactly (Poisson) or by rejection i
 
 from __future__ import annotations
 
+
+def _zero_inflated(stan: str, family: str, name: str, params: str, base: str, args: str) -> str:
+    """The zero-inflated family `stan` (.mlm `family`): a structural zero with probability zi,
+    else the count family `name` (Stan's `base`) with arguments `args` (declared in `params`)."""
+    return f"""
+// {family}(zi, {args}): a structural zero with probability zi, else {name}({args})
+real {stan}_lpmf(int y, real zi, {params}) {{
+  if (y == 0) {{
+    return log_mix(zi, 0, {base}_lpmf(0 | {args}));
+  }}
+  return log1m(zi) + {base}_lpmf(y | {args});
+}}
+int {stan}_rng(real zi, {params}) {{
+  int structural = bernoulli_rng(zi);
+  if (structural == 1) {{
+    return 0;
+  }}
+  return {base}_rng({args});
+}}"""
+
+
 # Stan name -> its definitions, as lines (indented two spaces inside the functions block).
 _DEFINITIONS: dict[str, str] = {
-    "zero_inflated_poisson": """
-// ZIPoisson(zi, lambda): a structural zero with probability zi, else Poisson(lambda)
-real zero_inflated_poisson_lpmf(int y, real zi, real lambda) {
-  if (y == 0) {
-    return log_mix(zi, 0, poisson_lpmf(0 | lambda));
-  }
-  return log1m(zi) + poisson_lpmf(y | lambda);
-}
-int zero_inflated_poisson_rng(real zi, real lambda) {
-  int structural = bernoulli_rng(zi);
-  if (structural == 1) {
-    return 0;
-  }
-  return poisson_rng(lambda);
-}""",
-    "zero_inflated_neg_binomial": """
-// ZINegBinomial(zi, mu, phi): a structural zero with probability zi, else NegBinomial(mu, phi)
-real zero_inflated_neg_binomial_lpmf(int y, real zi, real mu, real phi) {
-  if (y == 0) {
-    return log_mix(zi, 0, neg_binomial_2_lpmf(0 | mu, phi));
-  }
-  return log1m(zi) + neg_binomial_2_lpmf(y | mu, phi);
-}
-int zero_inflated_neg_binomial_rng(real zi, real mu, real phi) {
-  int structural = bernoulli_rng(zi);
-  if (structural == 1) {
-    return 0;
-  }
-  return neg_binomial_2_rng(mu, phi);
-}""",
-    "zero_inflated_binomial": """
-// ZIBinomial(zi, n, p): a structural zero with probability zi, else Binomial(n, p)
-real zero_inflated_binomial_lpmf(int y, real zi, int n, real p) {
-  if (y == 0) {
-    return log_mix(zi, 0, binomial_lpmf(0 | n, p));
-  }
-  return log1m(zi) + binomial_lpmf(y | n, p);
-}
-int zero_inflated_binomial_rng(real zi, int n, real p) {
-  int structural = bernoulli_rng(zi);
-  if (structural == 1) {
-    return 0;
-  }
-  return binomial_rng(n, p);
-}""",
+    "zero_inflated_poisson": _zero_inflated(
+        "zero_inflated_poisson", "ZIPoisson", "Poisson", "real lambda", "poisson", "lambda"
+    ),
+    "zero_inflated_neg_binomial": _zero_inflated(
+        "zero_inflated_neg_binomial", "ZINegBinomial", "NegBinomial", "real mu, real phi", "neg_binomial_2", "mu, phi"
+    ),
+    "zero_inflated_binomial": _zero_inflated(
+        "zero_inflated_binomial", "ZIBinomial", "Binomial", "int n, real p", "binomial", "n, p"
+    ),
     "hurdle_poisson": """
 // HurdlePoisson(hu, lambda): zero with probability hu, else a zero-truncated Poisson(lambda)
 real hurdle_poisson_lpmf(int y, real hu, real lambda) {
