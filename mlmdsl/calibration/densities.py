@@ -139,8 +139,8 @@ def row_log_density(
 ) -> np.ndarray:
     """The log_lik of each row of likelihood `lk`: (draws, N). `censoring` holds the program's
     -1/0/1 codes per row (BoundData.stan_data[lk.censoring]) for a censored likelihood; `bounds`
-    a truncated one's (lower, upper) from posterior.families_extra.truncation_bounds (needed when
-    a bound is a data column; numbers written in the model are read from `lk` otherwise)."""
+    a truncated one's (lower, upper) from posterior.families_extra.truncation_bounds (numbers, or
+    a bound column's values per row)."""
     y = np.asarray(y, dtype=float)
     if lk.censoring is not None:
         if censoring is None:
@@ -148,11 +148,6 @@ def row_log_density(
         return _censored(lk.family, args, y, np.asarray(censoring))
     if lk.truncated:
         if bounds is None:
-            if lk.lower_column is not None or lk.upper_column is not None:
-                raise DensityError(f"`{lk.outcome}` is truncated at a data column: its log density needs the bounds")
-            bounds = (
-                None if lk.lower is None else float(lk.lower),
-                None if lk.upper is None else float(lk.upper),
-            )
+            raise DensityError(f"`{lk.outcome}` is truncated: its log density needs the bounds")
         return _truncated(lk.family, args, y, *bounds)
     return log_density(lk.family, args, y)
