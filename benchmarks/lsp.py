@@ -49,14 +49,16 @@ def mlm_command() -> list[str]:
 class LspClient:
     """Speaks LSP to a server process over its stdin/stdout: Content-Length framed JSON-RPC."""
 
-    def __init__(self, command: list[str] | None = None, cwd: str | Path | None = None) -> None:
+    def __init__(
+        self, command: list[str] | None = None, cwd: str | Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             command or mlm_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
         )
         self.messages: queue.Queue[dict] = queue.Queue()
         self.notifications: list[dict] = []

@@ -11,9 +11,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# Eager: the submodule mlmdsl.posterior.compare would otherwise shadow the function of the same name
-# once imported. It imports its heavy dependencies inside the function.
-from mlmdsl.posterior.compare import compare
 from mlmdsl.version import __version__
 
 if TYPE_CHECKING:
@@ -22,10 +19,14 @@ if TYPE_CHECKING:
     from mlmdsl.calibration.sbc import sbc
     from mlmdsl.compiler import compile_source
     from mlmdsl.compiler.diagnostics import CompileError, Diagnostic
+    from mlmdsl.posterior.compare import compare
 
 # Loaded on first use, so `mlm transpile` / `mlm check` (which import mlmdsl.cli) stay fast.
 _LAZY = {
     "Model": "mlmdsl.api",
+    # Lazy too since the module moved to mlmdsl/posterior/: importing the submodule binds the name
+    # `compare` on mlmdsl.posterior, not here, so `mlmdsl.compare` stays the function.
+    "compare": "mlmdsl.posterior.compare",
     "compile_source": "mlmdsl.compiler.pipeline",
     "CompileError": "mlmdsl.compiler.diagnostics",
     "Diagnostic": "mlmdsl.compiler.diagnostics",

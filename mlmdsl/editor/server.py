@@ -23,13 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams
-from pygls.lsp.server import LanguageServer
-from pygls.workspace import TextDocument
-from pygls.workspace.position_codec import ServerTextPosition
-
+from mlmdsl.editor.code_cache import attrs_code_cache
 from mlmdsl.version import __version__
+
+# Most of the start is these imports, a third of it attrs compiling the methods of lsprotocol's
+# classes: code_cache keeps what it compiled from the last start (see there). CODE_CACHE (None when
+# it is off) says how many of attrs's compiles it answered: the tests read it.
+with attrs_code_cache() as CODE_CACHE:
+    from lsprotocol import types as lsp
+    from pygls.exceptions import JsonRpcInvalidParams
+    from pygls.lsp.server import LanguageServer
+    from pygls.workspace import TextDocument
+    from pygls.workspace.position_codec import ServerTextPosition
 
 if TYPE_CHECKING:
     from mlmdsl.compiler.ast import Span
