@@ -221,7 +221,7 @@ def test_the_environment_variable_turns_it_off(tmp_path: Path, value: str) -> No
 
 def test_servers_started_at_once_all_answer(tmp_path: Path, compiled: dict) -> None:
     # Cold, one empty cache: each compiles everything and writes the file at about the same moment.
-    clients = [LspClient(mlm_command(), env=_env(tmp_path)) for _ in range(3)]
+    clients = [LspClient(mlm_command(), env=_env(tmp_path)) for _ in range(4)]
     try:
         for client in clients:
             result = client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, timeout=60)
@@ -306,3 +306,54 @@ def test_the_file_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     assert not code_cache.write(path, {key: types.SimpleNamespace()})  # type: ignore[dict-item]
     assert code_cache.read(path) == {key: code}
     assert sorted(p.name for p in path.parent.iterdir()) == ["c.bin"]
+
+
+# A process that writes the cache file again and again, or reads it and counts what it found.
+_WRITER = r"""
+import sys
+from pathlib import Path
+from mlmdsl.editor import code_cache
+path, source = Path(sys.argv[1]), Path(sys.argv[2])
+entries = code_cache.read(source)
+for _ in range(int(sys.argv[3])):
+    assert code_cache.write(path, entries)
+"""
+_READER = r"""
+import sys
+from pathlib import Path
+from mlmdsl.editor import code_cache
+path, stop, expected = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+reads = torn = 0
+while not stop.exists():
+    reads += 1
+    torn += len(code_cache.read(path)) != expected
+print(reads, torn)
+"""
+
+
+def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
+    # Writers replacing the file while readers read it: every read finds the whole file (it is
+    # renamed into place, never written where it is read). Real processes, the real entries (~2 MB).
+    home = tmp_path / "home"
+    _import_server(home)
+    source = tmp_path / "source.bin"
+    source.write_bytes(_cache_file(home).read_bytes())
+    expected = len(code_cache.read(source))
+    path, stop = tmp_path / "shared" / "c.bin", tmp_path / "stop"
+    assert code_cache.write(path, code_cache.read(source))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    readers = [
+        subprocess.Popen([sys.executable, "-c", _READER, str(path), str(stop), str(expected)], env=env,
+                         stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(source), "40"], env=env) for _ in range(3)
+    ]
+    assert all(w.wait(timeout=300) == 0 for w in writers)
+    stop.touch()
+    counts = [tuple(map(int, r.communicate(timeout=60)[0].split())) for r in readers]
+    assert all(reads > 10 for reads, _ in counts), counts  # they did read while the writers wrote
+    assert [torn for _, torn in counts] == [0, 0], counts
+    assert sorted(p.name for p in path.parent.iterdir()) == ["c.bin"]
+    assert len(code_cache.read(path)) == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ NOT_AT_START = {
     "mlmdsl.editor.analysis": "what compiles a document",
     "mlmdsl.editor.hover": "hover text (the compiler's IR)",
     "mlmdsl.data": "the data binder",
+    "mlmdsl.posterior": "the posterior's modules (`mlmdsl.compare` is loaded on first use)",
     "lark": "the parser",
     "jinja2": "the Stan templates",
     "numpy": "numpy",
@@ -123,6 +125,33 @@ def test_after_initialized_the_compiler_loads_before_the_first_document(server) 
     codes = {d["code"] for d in client.diagnostics(path.as_uri(), timeout=60)}
     assert "E300" in codes  # sigma has no prior
 
+
+
+# What runs before `mlmdsl.compare` is asked for -> it must still be the function, not the module
+# mlmdsl/posterior/compare.py (an import of a submodule binds its name on the parent package).
+COMPARE_AFTER = {
+    "nothing": "",
+    "the module itself": "import mlmdsl.posterior.compare",
+    "from the module": "from mlmdsl.posterior.compare import compare as c",
+    "the API": "import mlmdsl.api",
+    "the posterior package": "import mlmdsl.posterior",
+    "from-import first": "from mlmdsl import compare as c",
+}
+
+
+@pytest.mark.parametrize("before", list(COMPARE_AFTER))
+def test_mlmdsl_compare_is_the_function_whatever_was_imported_first(before: str) -> None:
+    script = (
+        "import sys, mlmdsl\n"
+        "assert 'mlmdsl.posterior.compare' not in sys.modules, 'import mlmdsl loaded compare'\n"
+        f"{COMPARE_AFTER[before]}\n"
+        "from mlmdsl import compare\n"
+        "import mlmdsl.posterior.compare as module\n"
+        "assert mlmdsl.compare is compare is module.compare, (mlmdsl.compare, compare)\n"
+        "assert 'compare' in mlmdsl.__all__\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
