@@ -15,4 +15,5 @@ LSP, so the rest is plain Python to test and to reuse.
     outline     document symbols
     fmt         the canonical layout
     server      the pygls language server
+    code_cache  the compiled methods of lsprotocol's classes, kept between starts (start-up time)
 """

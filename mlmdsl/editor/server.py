@@ -10,6 +10,7 @@ imports only pygls and lsprotocol. The modules that answer questions about a doc
 modules below, and through them the compiler, lark and Jinja2) are imported on a thread as soon as
 the client says `initialized`, while it is still opening its first document; a request that needs
 them before they are in waits for them (Python's import lock). tests/test_lsp_startup.py keeps it so.
+What is left of the start is mostly lsprotocol's import; code_cache.py saves attrs's part of it.
 """
 
 from __future__ import annotations
