@@ -63,6 +63,7 @@ Key = tuple[bytes, str, str, int, int, str, str]
 
 
 def enabled() -> bool:
+    """Whether the environment leaves the cache on."""
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in _OFF
 
 
@@ -218,3 +219,4 @@ def attrs_code_cache(path: Path | None = None) -> Iterator[CodeCache | None]:
         if _make._compile_and_eval is _compile_and_eval:
             _make._compile_and_eval = original
         cache.save()
+        cache.stored, cache.used = {}, {}  # the counts stay; the source texts need not
