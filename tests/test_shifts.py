@@ -247,3 +247,11 @@ def _columns(table: pd.DataFrame) -> tuple[str, str, str]:
     ess = next((cols[c] for c in ("ess_bulk", "n_eff", "ess") if c in cols), None)
     assert mean and sd and ess, list(table.columns)
     return mean, sd, ess
+
+
+def test_the_report_says_so() -> None:
+    notes = Model.from_string(ORDINAL).parameterization_notes()
+    assert "the mean of `a` is sampled apart from `cutpoints`" in notes["a"]
+    assert "non-centred" in notes["a"]  # the N600 note is kept before it
+    plain = Model.from_string(ORDINAL.replace("Normal(0, sigma_a)", "Normal(0.5, sigma_a)"))
+    assert "sampled apart" not in " ".join(plain.parameterization_notes().values())

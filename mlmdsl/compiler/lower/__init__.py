@@ -35,7 +35,8 @@ class _Lowerer(Generated):
         with self.over_cells():
             self.lower_model()
         gq_vars = self.lower_generated()
-        return Lowered(self.out, self.schema(gq_vars))
+        shifts = tuple((e, c) for c, (_, effects) in self.shifted_cutpoints.items() for e in effects)
+        return Lowered(self.out, self.schema(gq_vars), shifts)
 
 
 def lower(
