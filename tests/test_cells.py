@@ -164,9 +164,16 @@ def test_trolley_cells_are_the_distinct_person_and_story_features() -> None:
     cells = find_cells(model.checked, model.bind(df))
     assert cells is not None and cells.kind == "ordinal"
     assert (cells.n_cells, cells.n_rows) == (1986, 9930)
-    pairs = df.groupby(["id", "action", "intention", "contact", "response"]).ngroups
-    assert cells.stan_data["N_cell_pair"] == pairs
-    assert cells.stan_data["pair_n"].sum() == 9930
+    # Each row uses its cell's log_inv_logit(eta - c[k]) at k = y - 1 (y > 1) and at k = y (y < 7).
+    cell = df.groupby(["id", "action", "intention", "contact"]).ngroup()
+    used = pd.concat([
+        pd.DataFrame({"cell": cell, "k": df["response"] - 1})[df["response"] > 1],
+        pd.DataFrame({"cell": cell, "k": df["response"]})[df["response"] < 7],
+    ])
+    data = cells.stan_data
+    assert data["N_cell_term"] == len(used.drop_duplicates()) == 6602
+    assert data["term_n"].sum() == len(used)
+    assert data["term_n_le"].sum() == (df["response"] < 7).sum()
     assert cells.summary == "likelihood over 1,986 cells of 9,930 rows"
 
 
