@@ -28,10 +28,8 @@ reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/c
 
 Each equals the row-wise log density up to a constant, so the posterior is exactly the same.
 Generated quantities (log_lik, replicated outcomes) stay per row, computed over the rows as
-without cells: LOO, PPC and predictions do not change. For an ordered outcome they are computed
-without the per-row loop of vector operations (which cost as much as the sampling's gradients on
-Trolley): log_lik vectorised over rows, the category probabilities once per cell, and each row's
-replicate drawn from its cell's probabilities.
+without cells: LOO, PPC and predictions do not change. For an ordered outcome the probabilities
+P(y > k) of the replicates are computed once per cell (Generated.ordinal_draws).
 """
 
 from __future__ import annotations
@@ -342,30 +340,3 @@ class CellLikelihoods(GlmPlanning):
         ]
         return lines
 
-    def ordinal_cell_draws(self, lk: Likelihood, y: str, codes: list[Code], ll: str, rep: str, loop: str) -> list[Line]:
-        """Generated quantities of an ordered outcome over cells: the same log_lik per row as
-        ordered_logistic_lpmf (written out as in the model block, vectorised over rows), and each
-        row's replicate drawn by categorical_rng from its cell's category probabilities, computed
-        once per cell (P(y > k) = inv_logit(eta - c[k]))."""
-        c = self.cell
-        o = self.m.ordinal(lk.outcome)
-        assert o is not None
-        k = o.stan_k
-        eta, cut = self.as_real(codes[0]), codes[1].text
-        below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
-        theta, up, cc = self.names.fresh(f"{y}_theta"), self.names.fresh(f"{y}_above"), self.names.fresh("c")
-        rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
-        cell_eta = f"{eta.text}[{c.row}[{cc}]]" if eta.vector else eta.text
-        return [
-            Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
-            Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
-            Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
-            Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
-            Line(f"array[{c.n}] vector[{k}] {theta};", f"P({lk.outcome} = k) per cell"),
-            Line(f"for ({cc} in 1:{c.n}) {{"),
-            Line(f"  vector[{k} - 1] {up} = inv_logit({cell_eta} - {cut});"),
-            Line(f"  {theta}[{cc}] = append_row(1, {up}) - append_row({up}, 0);"),
-            Line("}"),
-            Line(f"for ({loop} in 1:N) {rep}[{loop}] = categorical_rng({theta}[{c.of_row}[{loop}]]);",
-                 "each row's replicate from its cell's probabilities"),
-        ]
