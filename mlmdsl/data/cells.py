@@ -107,14 +107,21 @@ def _ordinal_terms(names, inverse: np.ndarray, y: np.ndarray, k: int) -> dict[st
     ids_down = inverse[down] * k + y[down]
     terms, which = np.unique(np.concatenate([ids_up, ids_down]), return_inverse=True)
     which = which.reshape(-1)
-    at_most = np.bincount(which[len(ids_up):], minlength=len(terms))
-    rows = np.bincount(which[: len(ids_up)], minlength=len(terms)) + at_most
+    rows_at_most = np.bincount(which[len(ids_up):], minlength=len(terms))
+    rows = np.bincount(which[: len(ids_up)], minlength=len(terms)) + rows_at_most
+    # Each row's two terms, for log_lik (len(terms) + 1 where the row has none: y = 1 or y = K).
+    above = np.full(len(y), len(terms) + 1, dtype=np.int64)
+    at_most = above.copy()
+    above[up] = which[: len(ids_up)] + 1
+    at_most[down] = which[len(ids_up) :] + 1
     return {
+        names.row_above: above,
+        names.row_at_most: at_most,
         names.n_terms: len(terms),
         names.term_cell: (terms // k).astype(np.int64) + 1,
         names.term_cut: (terms % k).astype(np.int64),
         names.term_rows: rows.astype(float),
-        names.term_at_most: at_most.astype(float),
+        names.term_at_most: rows_at_most.astype(float),
     }
 
 

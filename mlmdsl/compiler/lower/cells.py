@@ -70,6 +70,8 @@ class CellNames:
     term_cut: str = "term_cut"  # the cutpoint k of the term: log_inv_logit(eta - c[k])
     term_rows: str = "term_n"  # rows using the term
     term_at_most: str = "term_n_le"  # of them, rows using it as log P(y <= k)
+    row_above: str = "row_term_above"  # ordinal: each row's term at c[y-1] (N_cell_term + 1: none)
+    row_at_most: str = "row_term_le"  # ordinal: each row's term at c[y] (N_cell_term + 1: none)
     of_row: str = "cell_of_row"  # ordinal: each row's cell (its replicate is drawn from the cell's)
     exposure: str = "cell_exposure"  # poisson with an exposure: its mean per cell (see cell_exposure)
 
@@ -257,6 +259,9 @@ class CellLikelihoods(GlmPlanning):
             out.append(Line(f"vector<lower=0>[{c.n_terms}] {c.term_at_most};", "of them, rows using it as P(y <= k)"))
             if self.gq:
                 out.append(Line(f"array[N] int<lower=1, upper={c.n}> {c.of_row};", "each row's cell"))
+                for name, at in ((c.row_above, "c[y-1]"), (c.row_at_most, "c[y]")):
+                    what = f"each row's term at {at} ({c.n_terms} + 1: none)"
+                    out.append(Line(f"array[N] int<lower=1, upper={c.n_terms} + 1> {name};", what))
 
     def cell_likelihood(self, lk: Likelihood, y: str, stan_fam: str, codes: list[Code]) -> list[Line]:
         """The likelihood statement over the cells (the arguments already lowered per cell)."""

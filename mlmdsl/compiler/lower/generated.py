@@ -40,15 +40,28 @@ class Generated(Statements):
         below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
         u, kk = self.names.fresh(f"{y}_u"), self.names.fresh("k")
         rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
-        if self.cells and eta.vector:
-            above_k = f"inv_logit({eta.text}[{self.cell.row}] - {cut}[{kk}])[{self.cell.of_row}]"
-        else:
-            above_k = f"inv_logit({rows_eta} - {cut}[{kk}])"
-        self.out.gq_locals += [
+        lines = [
             Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
             Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
-            Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
-            Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
+        ]
+        if self.cells and eta.vector:
+            c = self.cell
+            above_k = f"inv_logit({eta.text}[{c.row}] - {cut}[{kk}])[{c.of_row}]"
+            # log_lik from the model block's (cell, cutpoint) terms: a third of the log_inv_logit calls
+            x, lp = self.names.fresh(f"{y}_x"), self.names.fresh(f"{y}_lp")
+            lines += [
+                Line(f"vector[{c.n_terms}] {x} = {eta.text}[{c.row}[{c.term_cell}]] - {cut}[{c.term_cut}];"),
+                Line(f"vector[{c.n_terms}] {lp} = log_inv_logit({x});", "log P(y > k) per term"),
+                Line(f"{ll} = append_row({lp}, 0)[{c.row_above}] + append_row({lp} - {x}, 0)[{c.row_at_most}]"),
+                Line(f"      + log1m_exp({below} - {above})[{y}];"),
+            ]
+        else:
+            above_k = f"inv_logit({rows_eta} - {cut}[{kk}])"
+            lines += [
+                Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
+                Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
+            ]
+        self.out.gq_locals += lines + [
             Line(
                 f"vector[N] {u} = to_vector(uniform_rng(rep_vector(0, N), 1));",
                 f"each row's replicate: 1 + #{{k : u < P({lk.outcome} > k)}}",
