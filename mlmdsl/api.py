@@ -179,11 +179,18 @@ class Model:
         model = self._compiled.model
         assert model is not None
         by_line = {p.line: p.name for p in model.params if p.shape == "group"}
-        return {
+        notes = {
             by_line[d.span.line]: d.message
             for d in self.diagnostics
             if d.code == "N600" and d.span.line in by_line
         }
+        # The mean of a varying intercept sampled apart from its cutpoints (compiler/lower/shifts.py)
+        for effect, cutpoints in self._compiled.lowered.shifts if self._compiled.lowered else ():
+            line = next(p.line for p in model.params if p.name == effect)
+            name = by_line.get(line, effect)
+            shift = f"the mean of `{effect}` is sampled apart from `{cutpoints}`, which move with it in the likelihood"
+            notes[name] = f"{notes[name]}; {shift}" if name in notes else shift
+        return notes
 
     def check(self, data: pd.DataFrame | str | Path | None = None, *, drop_missing: bool = False) -> list[Diagnostic]:
         """All diagnostics; with data, also the data's (missing columns, bad outcome values...)."""

@@ -39,15 +39,17 @@ model {
 }
 generated quantities {
   vector[N] log_lik;                              // pointwise log-likelihood of response
-  array[N] int response_rep;                      // replicated response
+  vector[N] response_rep;                         // replicated response (categories 1..K)
   {
     // line 4: phi[i] = bA * action[i] + bI * intention[i] + bC * contact[i]
     vector[N] phi = bA * action + bI * intention + bC * contact;
-    // P(response > k) = inv_logit(eta - c[k]); categorical_rng draws
-    for (n_2 in 1:N) {
-      vector[K_response - 1] response_above = inv_logit(phi[n_2] - cutpoints);
-      log_lik[n_2] = ordered_logistic_lpmf(response[n_2] | phi[n_2], cutpoints);
-      response_rep[n_2] = categorical_rng(append_row(1, response_above) - append_row(response_above, 0));
-    }
+    vector[K_response] cutpoints_below_2 = append_row(negative_infinity(), cutpoints);
+    vector[K_response] cutpoints_above_2 = append_row(cutpoints, positive_infinity());
+    log_lik = log_inv_logit(phi - cutpoints_below_2[response]) + log_inv_logit(cutpoints_above_2[response] - phi)
+          + log1m_exp(cutpoints_below_2[response] - cutpoints_above_2[response]);
+    // each row's replicate: 1 + #{k : u < P(response > k)}
+    vector[N] response_u = to_vector(uniform_rng(rep_vector(0, N), 1));
+    response_rep = rep_vector(1, N);
+    for (k in 1:K_response - 1) response_rep += ceil(inv_logit(phi - cutpoints[k]) - response_u);
   }
 }

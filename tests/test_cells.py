@@ -164,9 +164,16 @@ def test_trolley_cells_are_the_distinct_person_and_story_features() -> None:
     cells = find_cells(model.checked, model.bind(df))
     assert cells is not None and cells.kind == "ordinal"
     assert (cells.n_cells, cells.n_rows) == (1986, 9930)
-    pairs = df.groupby(["id", "action", "intention", "contact", "response"]).ngroups
-    assert cells.stan_data["N_cell_pair"] == pairs
-    assert cells.stan_data["pair_n"].sum() == 9930
+    # Each row uses its cell's log_inv_logit(eta - c[k]) at k = y - 1 (y > 1) and at k = y (y < 7).
+    cell = df.groupby(["id", "action", "intention", "contact"]).ngroup()
+    used = pd.concat([
+        pd.DataFrame({"cell": cell, "k": df["response"] - 1})[df["response"] > 1],
+        pd.DataFrame({"cell": cell, "k": df["response"]})[df["response"] < 7],
+    ])
+    data = cells.stan_data
+    assert data["N_cell_term"] == len(used.drop_duplicates()) == 6602
+    assert data["term_n"].sum() == len(used)
+    assert data["term_n_le"].sum() == (df["response"] < 7).sum()
     assert cells.summary == "likelihood over 1,986 cells of 9,930 rows"
 
 
@@ -382,13 +389,16 @@ def test_same_posterior_and_loo_with_a_summed_exposure() -> None:
     assert abs(elpd[0] - elpd[1]) < 1.5, elpd
 
 
-def test_ordinal_generated_quantities_over_cells_are_the_row_wise_ones() -> None:
-    """Trolley with cells: log_lik per row equals the ordered-logit log probability at each draw
-    (computed here from the draws), and each row's replicates follow its own category
-    probabilities (a row drawn from the wrong cell shows)."""
+@pytest.mark.parametrize("cells", [True, False], ids=["over cells", "per row"])
+def test_ordinal_generated_quantities_over_cells_are_the_row_wise_ones(cells: bool) -> None:
+    """Trolley with and without cells: log_lik per row equals the ordered-logit log probability
+    at each draw (computed here from the draws), and each row's replicates follow its own
+    category probabilities (a row drawn from the wrong cell, or a category never drawn, shows)."""
     df = _trolley().iloc[:2000]
-    fit = Model.from_string(TROLLEY).fit(df, chains=1, iter_warmup=150, iter_sampling=400, seed=3, progress=False)
-    assert fit.data_info["cells"]["kind"] == "ordinal" and "cell_of_row" in fit.stan_code
+    fit = Model.from_string(TROLLEY).fit(
+        df, chains=1, iter_warmup=150, iter_sampling=400, seed=3, progress=False, sufficient_statistics=cells
+    )
+    assert (fit.data_info["cells"] is not None) == cells and ("cell_of_row" in fit.stan_code) == cells
     post = fit.idata.posterior
     flat = {v: post[v].values.reshape(-1, *post[v].shape[2:]) for v in ("cutpoints", "bA", "bI", "bC", "a")}
     level = {str(label): k for k, label in enumerate(post["a"].coords[post["a"].dims[-1]].values)}

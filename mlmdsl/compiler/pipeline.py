@@ -49,6 +49,7 @@ def compile_source(
     cells: bool = False,
     threads: bool = False,
     columns: Collection[str] | None = None,
+    shift_means: bool = True,
 ) -> Compiled:
     """`centered` overrides the parameterization per group-level parameter (`{"alpha": True}`
     samples `alpha` centred), `reasons` explains each choice in its N600 note, and
@@ -57,7 +58,9 @@ def compile_source(
     `cells` writes the likelihood over cells of identical rows (sufficient statistics; the data
     must then carry mlmdsl.data.cells' arrays); `threads` writes it as `reduce_sum`.
     `columns` are the data's column names (mlmdsl.data.modelled.for_columns passes those named
-    like a group-level line): such a line models the column instead of declaring an effect."""
+    like a group-level line): such a line models the column instead of declaring an effect.
+    `shift_means=False` keeps a varying intercept's mean in the cutpoints it is confounded with
+    (lower/shifts.py; the same posterior, for the tests that compare the two)."""
     cols = frozenset(columns or ())
     program, diags = parse(source, filename)
     if program is None:
@@ -70,6 +73,6 @@ def compile_source(
         return Compiled(
             source, filename, tuple(diags), program, generated_quantities=generated_quantities, columns=cols
         )
-    lowered = lower(model, generated_quantities, cells=cells, threads=threads)
+    lowered = lower(model, generated_quantities, cells=cells, threads=threads, shift_means=shift_means)
     code = emit(lowered.program, filename)
     return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities, cols)

@@ -87,13 +87,42 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
         out[names.mean] = mean
         out[names.ss] = ss
     else:
-        pairs, pair_rows = np.unique(np.column_stack([inverse, y.astype(np.int64)]), axis=0, return_counts=True)
-        out[names.n_pairs] = len(pairs)
-        out[names.pair_cell] = pairs[:, 0].astype(np.int64) + 1
-        out[names.pair_y] = pairs[:, 1].astype(np.int64)
-        out[names.pair_count] = pair_rows.astype(float)
+        out.update(_ordinal_terms(names, inverse, y.astype(np.int64), int(data[_ordinal_k(model)])))
         out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
     return Cells(kind, n_rows, n_cells, inverse, out)
+
+
+def _ordinal_k(model: CheckedModel) -> str:
+    o = model.ordinal(model.likelihoods[0].outcome)
+    assert o is not None
+    return o.stan_k
+
+
+def _ordinal_terms(names, inverse: np.ndarray, y: np.ndarray, k: int) -> dict[str, int | np.ndarray]:
+    """The (cell, cutpoint) terms of an ordered outcome (compiler/lower/cells.py): a row in
+    category y uses log_inv_logit(eta - c[y-1]) (y > 1) and log_inv_logit(eta - c[y]) - (eta - c[y])
+    (y < K); per term, the rows using it and the rows using it the second way."""
+    up, down = y > 1, y < k
+    ids_up = inverse[up] * k + (y[up] - 1)  # a term's id: cell * K + cutpoint (1..K-1)
+    ids_down = inverse[down] * k + y[down]
+    terms, which = np.unique(np.concatenate([ids_up, ids_down]), return_inverse=True)
+    which = which.reshape(-1)
+    rows_at_most = np.bincount(which[len(ids_up):], minlength=len(terms))
+    rows = np.bincount(which[: len(ids_up)], minlength=len(terms)) + rows_at_most
+    # Each row's two terms, for log_lik (len(terms) + 1 where the row has none: y = 1 or y = K).
+    above = np.full(len(y), len(terms) + 1, dtype=np.int64)
+    at_most = above.copy()
+    above[up] = which[: len(ids_up)] + 1
+    at_most[down] = which[len(ids_up) :] + 1
+    return {
+        names.row_above: above,
+        names.row_at_most: at_most,
+        names.n_terms: len(terms),
+        names.term_cell: (terms // k).astype(np.int64) + 1,
+        names.term_cut: (terms % k).astype(np.int64),
+        names.term_rows: rows.astype(float),
+        names.term_at_most: rows_at_most.astype(float),
+    }
 
 
 def _int_sums(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

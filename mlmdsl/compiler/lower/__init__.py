@@ -7,7 +7,8 @@ building on the one before (imports point one way):
   expressions   .mlm expressions -> vectorized Stan (`alpha[id[i]]` -> `alpha[id]`)
   declarations  data and parameters blocks, constraints inferred by the checker
   effects       transformed parameters: derived quantities, non-centred effects written with an
-                explicit standard normal (`alpha = abar + sigma_a * z_alpha`), correlated blocks
+                explicit standard normal (`alpha = abar + sigma_a * z_alpha`), correlated blocks,
+                and (with `shifts`) a varying intercept's mean sampled apart from its cutpoints
   glm           canonical-link shortcuts and Stan's GLM functions, planned per likelihood
   statements    the model block: row locals, likelihoods and priors in the user's order
   generated     log_lik and replicated outcomes, and the output schema
@@ -19,6 +20,7 @@ from mlmdsl.compiler.ir import CheckedModel
 from mlmdsl.compiler.lower.cells import cell_kind
 from mlmdsl.compiler.lower.generated import Generated
 from mlmdsl.compiler.lower.program import Line, Lowered, StanProgram
+from mlmdsl.compiler.lower.shifts import mean_shifts
 from mlmdsl.compiler.lower.threads import threadable
 from mlmdsl.compiler.parse import gc_paused
 
@@ -33,7 +35,8 @@ class _Lowerer(Generated):
         with self.over_cells():
             self.lower_model()
         gq_vars = self.lower_generated()
-        return Lowered(self.out, self.schema(gq_vars))
+        shifts = tuple((e, c) for c, (_, effects) in self.shifted_cutpoints.items() for e in effects)
+        return Lowered(self.out, self.schema(gq_vars), shifts)
 
 
 def lower(
@@ -43,6 +46,7 @@ def lower(
     _offset_multiplier: bool = False,
     cells: bool = False,
     threads: bool | str = False,
+    shift_means: bool = True,
 ) -> Lowered:
     """`cells` writes the likelihood over cells of rows (sufficient statistics, lower/cells.py;
     only where `cells.cell_kind(model)` is not None; the data then needs `data.cells`' arrays).
@@ -50,8 +54,13 @@ def lower(
     "group" slices by the levels of a grouping where there is one, "rows" by rows; cells, where
     both are asked, win (the likelihood is then small).
     `_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
-    private, for the benchmark that compares the two (benchmarks/stuck_chains.py)."""
+    private, for the benchmark that compares the two (benchmarks/stuck_chains.py).
+    `shift_means` samples the mean of a varying intercept apart from the cutpoints it is
+    confounded with (lower/shifts.py): the same posterior, a better geometry; False keeps the
+    plain form (the tests compare the two)."""
     lowerer = _Lowerer(model, generated_quantities, _offset_multiplier)
+    if shift_means and not _offset_multiplier:
+        lowerer.plan_shifts(mean_shifts(model))
     lowerer.cells = cells and cell_kind(model) is not None
     lowerer.threads = bool(threads) and not lowerer.cells and threadable(model)
     lowerer.slicing = threads if isinstance(threads, str) else "group"

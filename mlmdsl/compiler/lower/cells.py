@@ -17,15 +17,19 @@ reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/c
                            = normal_lpdf(ybar | mu, sigma / sqrt(n)) - (n - 1) log(sigma)
                              - SS / (2 sigma^2) - (n - 1)/2 log(2 pi) - log(n)/2
                        (the last two terms are constants and left out)
-  OrderedLogistic      the rows of each (cell, category) pair counted: the log probability of
-                       a category in a cell is computed once and weighted by its count.
+  OrderedLogistic      log P(y = k) = log_inv_logit(eta - c[k-1]) + log1m_inv_logit(eta - c[k])
+                                    + log1m_exp(c[k-1] - c[k]),
+                       and log1m_inv_logit(x) = log_inv_logit(x) - x, so each row uses
+                       log_inv_logit(eta - c[k]) of its cell at one or two cutpoints k: per
+                       (cell, cutpoint) *term* the binder counts the rows using it, and those
+                       using it as P(y <= k); the likelihood is two dot products over the terms
+                       (Trolley: 6,602 terms for 9,930 rows, against 9,596 log_inv_logit calls
+                       over the 4,798 (cell, category) pairs: a quarter fewer instructions)
 
 Each equals the row-wise log density up to a constant, so the posterior is exactly the same.
 Generated quantities (log_lik, replicated outcomes) stay per row, computed over the rows as
-without cells: LOO, PPC and predictions do not change. For an ordered outcome they are computed
-without the per-row loop of vector operations (which cost as much as the sampling's gradients on
-Trolley): log_lik vectorised over rows, the category probabilities once per cell, and each row's
-replicate drawn from its cell's probabilities.
+without cells: LOO, PPC and predictions do not change. For an ordered outcome the probabilities
+P(y > k) of the replicates are computed once per cell (Generated.ordinal_draws).
 """
 
 from __future__ import annotations
@@ -61,10 +65,13 @@ class CellNames:
     count: str = "cell_n"  # poisson/normal: rows in each cell
     mean: str = "cell_mean"  # normal: the mean outcome of each cell
     ss: str = "cell_ss"  # normal: sum of squares about the cell mean
-    n_pairs: str = "N_cell_pair"  # ordinal: number of (cell, category) pairs with rows
-    pair_cell: str = "pair_cell"
-    pair_y: str = "pair_y"
-    pair_count: str = "pair_n"
+    n_terms: str = "N_cell_term"  # ordinal: number of (cell, cutpoint) terms the rows use
+    term_cell: str = "term_cell"
+    term_cut: str = "term_cut"  # the cutpoint k of the term: log_inv_logit(eta - c[k])
+    term_rows: str = "term_n"  # rows using the term
+    term_at_most: str = "term_n_le"  # of them, rows using it as log P(y <= k)
+    row_above: str = "row_term_above"  # ordinal: each row's term at c[y-1] (N_cell_term + 1: none)
+    row_at_most: str = "row_term_le"  # ordinal: each row's term at c[y] (N_cell_term + 1: none)
     of_row: str = "cell_of_row"  # ordinal: each row's cell (its replicate is drawn from the cell's)
     exposure: str = "cell_exposure"  # poisson with an exposure: its mean per cell (see cell_exposure)
 
@@ -245,12 +252,16 @@ class CellLikelihoods(GlmPlanning):
         else:
             o = self.m.ordinal(lk.outcome)
             assert o is not None
-            out.append(Line(f"int<lower=0> {c.n_pairs};", "number of (cell, category) pairs with rows"))
-            out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={c.n}> {c.pair_cell};"))
-            out.append(Line(f"array[{c.n_pairs}] int<lower=1, upper={o.stan_k}> {c.pair_y};"))
-            out.append(Line(f"vector<lower=1>[{c.n_pairs}] {c.pair_count};", "rows per pair"))
+            out.append(Line(f"int<lower=0> {c.n_terms};", "number of (cell, cutpoint) terms the rows use"))
+            out.append(Line(f"array[{c.n_terms}] int<lower=1, upper={c.n}> {c.term_cell};"))
+            out.append(Line(f"array[{c.n_terms}] int<lower=1, upper={o.stan_k} - 1> {c.term_cut};"))
+            out.append(Line(f"vector<lower=0>[{c.n_terms}] {c.term_rows};", "rows using each term"))
+            out.append(Line(f"vector<lower=0>[{c.n_terms}] {c.term_at_most};", "of them, rows using it as P(y <= k)"))
             if self.gq:
                 out.append(Line(f"array[N] int<lower=1, upper={c.n}> {c.of_row};", "each row's cell"))
+                for name, at in ((c.row_above, "c[y-1]"), (c.row_at_most, "c[y]")):
+                    what = f"each row's term at {at} ({c.n_terms} + 1: none)"
+                    out.append(Line(f"array[N] int<lower=1, upper={c.n_terms} + 1> {name};", what))
 
     def cell_likelihood(self, lk: Likelihood, y: str, stan_fam: str, codes: list[Code]) -> list[Line]:
         """The likelihood statement over the cells (the arguments already lowered per cell)."""
@@ -310,8 +321,9 @@ class CellLikelihoods(GlmPlanning):
         return eta, cut.text, counts, below, above, k
 
     def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
-        """As Statements.ordinal_likelihood, with each (cell, category) pair's log probability
-        weighted by its rows."""
+        """As Statements.ordinal_likelihood, over the (cell, cutpoint) terms: with
+        x = eta[cell] - c[k] per term, sum_rows log P(y) = term_n . log_inv_logit(x)
+        - term_n_le . x + n_response . log1m_exp(c[k-1] - c[k])."""
         c = self.cell
         eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
         lines = [
@@ -324,39 +336,12 @@ class CellLikelihoods(GlmPlanning):
             value = eta.text if eta.vector else f"rep_vector({eta.text}, {c.n})"
             lines.append(Line(f"  vector[{c.n}] {local} = {value};"))
             eta = Code(local, True)
-        e = f"{eta.text}[{c.pair_cell}]"
+        x = self.names.fresh(f"{y}_x")
         lines += [
-            Line(f"  target += dot_product({c.pair_count}, log_inv_logit({e} - {below}[{c.pair_y}])"),
-            Line(f"                                  + log_inv_logit({above}[{c.pair_y}] - {e}))"),
+            Line(f"  vector[{c.n_terms}] {x} = {eta.text}[{c.term_cell}] - {cut}[{c.term_cut}];", "eta - c[k]"),
+            Line(f"  target += dot_product({c.term_rows}, log_inv_logit({x})) - dot_product({c.term_at_most}, {x})"),
             Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
             Line("}"),
         ]
         return lines
 
-    def ordinal_cell_draws(self, lk: Likelihood, y: str, codes: list[Code], ll: str, rep: str, loop: str) -> list[Line]:
-        """Generated quantities of an ordered outcome over cells: the same log_lik per row as
-        ordered_logistic_lpmf (written out as in the model block, vectorised over rows), and each
-        row's replicate drawn by categorical_rng from its cell's category probabilities, computed
-        once per cell (P(y > k) = inv_logit(eta - c[k]))."""
-        c = self.cell
-        o = self.m.ordinal(lk.outcome)
-        assert o is not None
-        k = o.stan_k
-        eta, cut = self.as_real(codes[0]), codes[1].text
-        below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
-        theta, up, cc = self.names.fresh(f"{y}_theta"), self.names.fresh(f"{y}_above"), self.names.fresh("c")
-        rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
-        cell_eta = f"{eta.text}[{c.row}[{cc}]]" if eta.vector else eta.text
-        return [
-            Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
-            Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
-            Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
-            Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
-            Line(f"array[{c.n}] vector[{k}] {theta};", f"P({lk.outcome} = k) per cell"),
-            Line(f"for ({cc} in 1:{c.n}) {{"),
-            Line(f"  vector[{k} - 1] {up} = inv_logit({cell_eta} - {cut});"),
-            Line(f"  {theta}[{cc}] = append_row(1, {up}) - append_row({up}, 0);"),
-            Line("}"),
-            Line(f"for ({loop} in 1:N) {rep}[{loop}] = categorical_rng({theta}[{c.of_row}[{loop}]]);",
-                 "each row's replicate from its cell's probabilities"),
-        ]

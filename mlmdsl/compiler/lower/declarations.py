@@ -4,11 +4,14 @@ user's `alpha` is then a transformed parameter (effects.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, Correlated, DataVar, Param
 from mlmdsl.compiler.lower import gp, modelled
 from mlmdsl.compiler.lower.expressions import Expressions
 from mlmdsl.compiler.lower.program import Line, stan_number
+from mlmdsl.compiler.lower.shifts import MeanShift
 
 
 class Declarations(Expressions):
@@ -77,10 +80,42 @@ class Declarations(Expressions):
     def explicit_noncentered(self, p: Param) -> bool:
         return p.noncentered is not None and p.block is None and not self.offset_multiplier
 
+    def plan_shifts(self, shifts: Iterable[MeanShift]) -> None:
+        """Name the variables of each mean shift (lower/shifts.py): `a_mean`/`a_dev` (or
+        `z_a_mean`/`z_a_dev` for a non-centred `a`) and `cutpoints_rel`."""
+        for sh in shifts:
+            p = self.m.param(sh.effect)
+            cut = self.m.param(sh.cutpoints)
+            assert p is not None and cut is not None
+            base = self.standard_name(p) if self.explicit_noncentered(p) else p.stan
+            self.shifted[p.name] = (self.names.fresh(f"{base}_mean"), self.names.fresh(f"{base}_dev"))
+            if cut.name not in self.shifted_cutpoints:
+                self.shifted_cutpoints[cut.name] = (self.names.fresh(f"{cut.stan}_rel"), [])
+            self.shifted_cutpoints[cut.name][1].append(p.name)
+
     def declare_parameters(self) -> None:
         for p in self.m.params:
             if p.block is not None:
                 continue  # a column of its block's matrix: a transformed parameter
+            if p.name in self.shifted:
+                mean, dev = self.shifted[p.name]
+                of = self.standard_name(p) if self.explicit_noncentered(p) else p.name
+                self.out.parameters += [
+                    Line(f"real {mean};", f"line {p.line}; the mean of {of} over the levels of {p.domain}"),
+                    Line(
+                        f"vector[{self.size_of(p.domain)} - 1] {dev};",
+                        f"line {p.line}; {of} less its mean, in a basis of sum-zero vectors",
+                    ),
+                ]
+                continue
+            if p.name in self.shifted_cutpoints:
+                rel, effects = self.shifted_cutpoints[p.name]
+                less = " + ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
+                less = less if len(effects) == 1 else f"({less})"
+                self.out.parameters.append(
+                    Line(self.shaped_decl(p, "", rel), f"line {p.line}; {p.name} less {less} (see {p.name})")
+                )
+                continue
             if p.gp is not None:
                 what = f"line {p.line}; standard normal of {p.name} (Gaussian process, non-centred)"
                 self.out.parameters.append(Line(f"vector[{self.size_of(p.domain)}] {p.gp.z};", what))

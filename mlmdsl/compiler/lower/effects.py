@@ -15,7 +15,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS
 from mlmdsl.compiler.ir import ROWS, Correlated, Derived, Param
-from mlmdsl.compiler.lower import gp, modelled
+from mlmdsl.compiler.lower import gp, modelled, shifts
 from mlmdsl.compiler.lower.declarations import Declarations
 from mlmdsl.compiler.lower.program import Code, Line, real_vector, stmt_comment, vector_text
 
@@ -53,6 +53,7 @@ class Effects(Declarations):
             needs = (ast.names_in(loc) | ast.names_in(scale)) & transformed
             pending.append((p, needs - {p.name}, {p.name}))
         declared: set[str] = set()
+        self.shifted_effects()
         for c in modelled.imputable(self.m):
             self.out.transformed_parameters += modelled.merged_lines(c, self.size_of(c.level))
         for g in self.m.gps:
@@ -72,6 +73,36 @@ class Effects(Declarations):
             pending = self.flush(pending, declared)
         for item, _, _ in pending:
             self.lower_item(item)
+        self.shifted_cutpoint_lines()
+
+    # ---- means sampled apart from their cutpoints (lower/shifts.py) ---------------------------
+    def shifted_effects(self) -> None:
+        """`a` (or a non-centred `a`'s `z_a`) from its mean and its sum-zero deviations, first:
+        it depends on parameters only."""
+        if self.shifted:
+            self.out.functions.extend(Line(text) for text in shifts.FUNCTION)
+        for name, (mean, dev) in self.shifted.items():
+            p = self.m.param(name)
+            assert p is not None
+            target = self.standard_name(p) if self.explicit_noncentered(p) else p.stan
+            n = self.size_of(p.domain)
+            why = f"line {p.line}: {target}'s mean plus its deviations, which sum to zero"
+            self.out.transformed_parameters.append(
+                Line(f"vector[{n}] {target} = {mean} + sum_to_zero_basis({dev});", why)
+            )
+
+    def shifted_cutpoint_lines(self) -> None:
+        """`cutpoints` last, once every shifted effect is written."""
+        for name, (rel, effects) in self.shifted_cutpoints.items():
+            p = self.m.param(name)
+            assert p is not None
+            means = " + ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
+            self.out.transformed_parameters.append(
+                Line(
+                    f"{self.shaped_type(p)} {p.stan} = {rel} + {means};",
+                    f"line {p.line}: {name} less {means} is all the likelihood sees: sampled apart",
+                )
+            )
 
     def flush(self, pending, declared: set[str]):
         """Write every pending item whose needs are declared (repeatedly: one may free another)."""

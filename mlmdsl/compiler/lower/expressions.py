@@ -51,6 +51,10 @@ class Expressions:
         # Over cells (lower/cells.py): the size of the row index, and row data -> its cell copy.
         self.n_rows = "N"
         self.row_alias: dict[str, str] = {}
+        # Varying intercepts whose mean is sampled apart from their cutpoints (lower/shifts.py):
+        # effect -> (mean, deviations) names; cutpoints -> (name of cutpoints_rel, its effects).
+        self.shifted: dict[str, tuple[str, str]] = {}
+        self.shifted_cutpoints: dict[str, tuple[str, list[str]]] = {}
 
     def _redirect(self, name: str, default: str) -> str:
         """A use of `p` reads the linear predictor only where p itself is never computed."""

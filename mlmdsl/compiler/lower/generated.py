@@ -7,7 +7,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
 from mlmdsl.compiler.lower import families_extra
-from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier
+from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier, wrap
 from mlmdsl.compiler.lower.statements import Statements
 from mlmdsl.compiler.schema import OutputSchema, OutputVar
 
@@ -25,26 +25,49 @@ class Generated(Statements):
                 )
             )
 
-    def ordinal_draws(
-        self, lk: Likelihood, codes: list[Code], ll: str, ll_call: str, rep: str, loop: str
-    ) -> None:
-        """log_lik and replicated categories of an ordered outcome. The draw uses
-        categorical_rng on the category probabilities, P(y > k) = inv_logit(eta - c[k]),
-        because ordered_logistic_rng has no compiled path in stanli."""
-        if self.cells:  # the category probabilities once per cell (lower/cells.py)
-            y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
-            self.out.gq_locals += self.ordinal_cell_draws(lk, y, codes, ll, rep, loop)
-            return
+    def ordinal_draws(self, lk: Likelihood, codes: list[Code], ll: str, rep: str) -> None:
+        """log_lik and replicated categories of an ordered outcome, vectorised over rows (stanli
+        runs a loop of scalar statements over 9,930 rows ten times slower than vector code):
+        log_lik written out as in the model block (Statements.ordinal_likelihood), and each
+        row's replicate by the inverse CDF of one uniform u, 1 + #{k : u < P(y > k)} with
+        P(y > k) = inv_logit(eta - c[k]) — computed once per cell where there are cells. The
+        replicate is a vector of whole numbers, not an int array: stanli has no `to_int`."""
         o = self.m.ordinal(lk.outcome)
         assert o is not None
-        eta, cut = (element(c, loop) for c in codes)
-        above = self.names.fresh(f"{self.m.stan_names[lk.outcome]}_above")
-        self.out.gq_locals += [
-            Line(f"for ({loop} in 1:N) {{", f"P({lk.outcome} > k) = inv_logit(eta - c[k]); categorical_rng draws"),
-            Line(f"  vector[{o.stan_k} - 1] {above} = inv_logit({eta.text} - {cut.text});"),
-            Line(f"  {ll}[{loop}] = {ll_call};"),
-            Line(f"  {rep}[{loop}] = categorical_rng(append_row(1, {above}) - append_row({above}, 0));"),
-            Line("}"),
+        k = o.stan_k
+        y = self.m.data_var(lk.outcome).stan  # type: ignore[union-attr]
+        eta, cut = self.as_real(codes[0]), codes[1].text
+        below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
+        u, kk = self.names.fresh(f"{y}_u"), self.names.fresh("k")
+        rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
+        lines = [
+            Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
+            Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
+        ]
+        if self.cells and eta.vector:
+            c = self.cell
+            above_k = f"inv_logit({eta.text}[{c.row}] - {cut}[{kk}])[{c.of_row}]"
+            # log_lik from the model block's (cell, cutpoint) terms: a third of the log_inv_logit calls
+            x, lp = self.names.fresh(f"{y}_x"), self.names.fresh(f"{y}_lp")
+            lines += [
+                Line(f"vector[{c.n_terms}] {x} = {eta.text}[{c.row}[{c.term_cell}]] - {cut}[{c.term_cut}];"),
+                Line(f"vector[{c.n_terms}] {lp} = log_inv_logit({x});", "log P(y > k) per term"),
+                Line(f"{ll} = append_row({lp}, 0)[{c.row_above}] + append_row({lp} - {x}, 0)[{c.row_at_most}]"),
+                Line(f"      + log1m_exp({below} - {above})[{y}];"),
+            ]
+        else:
+            above_k = f"inv_logit({rows_eta} - {cut}[{kk}])"
+            lines += [
+                Line(f"{ll} = log_inv_logit({rows_eta} - {below}[{y}]) + log_inv_logit({above}[{y}] - {rows_eta})"),
+                Line(f"      + log1m_exp({below}[{y}] - {above}[{y}]);"),
+            ]
+        self.out.gq_locals += lines + [
+            Line(
+                f"vector[N] {u} = to_vector(uniform_rng(rep_vector(0, N), 1));",
+                f"each row's replicate: 1 + #{{k : u < P({lk.outcome} > k)}}",
+            ),
+            Line(f"{rep} = rep_vector(1, N);"),
+            Line(f"for ({kk} in 1:{k} - 1) {rep} += ceil({above_k} - {u});"),
         ]
 
     def lower_generated(self) -> list[OutputVar]:
@@ -67,7 +90,11 @@ class Generated(Statements):
             rep = self.names.fresh(f"{y}_rep")
             kind = "int" if lk.family.discrete else "real"
             self.out.generated_quantities.append(Line(f"vector[N] {ll};", f"pointwise log-likelihood of {lk.outcome}"))
-            self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
+            if lk.family.support == "ordinal":  # drawn vectorised (ordinal_draws)
+                line = Line(f"vector[N] {rep};", f"replicated {lk.outcome} (categories 1..K)")
+                self.out.generated_quantities.append(line)
+            else:
+                self.out.generated_quantities.append(Line(f"array[N] {kind} {rep};", f"replicated {lk.outcome}"))
             if families_extra.generated(self, lk, y, ll, rep, loop):
                 outs.append(OutputVar(ll, lk.outcome, ("obs",), "log_lik", None, lk.stmt.span.line))
                 outs.append(OutputVar(rep, lk.outcome, ("obs",), "predictive", None, lk.stmt.span.line))
@@ -78,7 +105,7 @@ class Generated(Statements):
             lpdf = "lpmf" if lk.family.discrete else "lpdf"
             ll_call = f"{stan_fam}_{lpdf}({y}[{loop}] | {elem})"
             if lk.family.support == "ordinal":
-                self.ordinal_draws(lk, codes, ll, ll_call, rep, loop)
+                self.ordinal_draws(lk, codes, ll, rep)
             else:
                 self.out.gq_locals.append(Line(f"for ({loop} in 1:N) {ll}[{loop}] = {ll_call};"))
                 if any(c.vector for c in codes):

@@ -32,6 +32,9 @@ class StanProgram:
 class Lowered:
     program: StanProgram
     schema: OutputSchema
+    # Varying intercepts whose mean is sampled apart from their cutpoints (lower/shifts.py):
+    # (effect, cutpoints) user names.
+    shifts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
