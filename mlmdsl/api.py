@@ -184,11 +184,12 @@ class Model:
             for d in self.diagnostics
             if d.code == "N600" and d.span.line in by_line
         }
-        # The mean of a varying intercept sampled apart from its cutpoints (compiler/lower/shifts.py)
-        for effect, cutpoints in self._compiled.lowered.shifts if self._compiled.lowered else ():
-            line = next(p.line for p in model.params if p.name == effect)
-            name = by_line.get(line, effect)
-            shift = f"the mean of `{effect}` is sampled apart from `{cutpoints}`, which move with it in the likelihood"
+        # The mean of a zero-mean varying intercept sampled apart (compiler/lower/shifts.py)
+        for sh in self._compiled.lowered.shifts if self._compiled.lowered else ():
+            line = next(p.line for p in model.params if p.name == sh.effect)
+            name = by_line.get(line, sh.effect)
+            moved = " and ".join(f"`{n}`" for n in (sh.anchor, sh.located) if n)
+            shift = f"the mean of `{sh.effect}` is sampled apart from {moved}, which move with it in the likelihood"
             notes[name] = f"{notes[name]}; {shift}" if name in notes else shift
         return notes
 

@@ -35,8 +35,8 @@ parameters {
 }
 transformed parameters {
   vector[N_id] z_a = z_a_mean + sum_to_zero_basis(z_a_dev); // line 9: z_a's mean plus its deviations, which sum to zero
+  vector[K_response - 1] cutpoints = cutpoints_rel + sigma_a * z_a_mean; // line 5: cutpoints and mean(a) move together in the likelihood: sampled apart
   vector[N_id] a = sigma_a * z_a;                 // line 9: a[j] ~ Normal(0, sigma_a); non-centred
-  vector[K_response - 1] cutpoints = cutpoints_rel + mean(a); // line 5: cutpoints less mean(a) is all the likelihood sees: sampled apart
 }
 model {
   // line 4: phi[i] = bA * action[i] + bI * intention[i] + bC * contact[i] + a[id[i]]

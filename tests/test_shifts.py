@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mlmdsl.api import Model
-from mlmdsl.compiler import compile_source
+from mlmdsl.compiler import ast, compile_source
 from mlmdsl.compiler.check import check
 from mlmdsl.compiler.lower.shifts import MeanShift, mean_shifts
 from mlmdsl.compiler.parse import parse
@@ -37,18 +37,44 @@ sigma_a ~ Exponential(1)
 """
 
 
+INTERCEPT = """
+z[i] ~ Bernoulli(p[i])
+logit(p[i]) = alpha + b * x[i] + a[g[i]]
+alpha ~ Normal(0, 1.5)
+b ~ Normal(0, 0.5)
+a[j] ~ Normal(0, sigma_a)
+sigma_a ~ Exponential(1)
+"""
+
+# chimpanzees (m13.4): the means of u and b move with abar, and with a when it is centred
+LOCATED = """
+z[i] ~ Bernoulli(p[i])
+logit(p[i]) = a[g[i]] + u[h[i]] + b[t[i]]
+a[j] ~ Normal(abar, sigma_a)
+u[j] ~ Normal(0, sigma_g)
+b[j] ~ Normal(0, 0.5)
+abar ~ Normal(0, 1.5)
+sigma_a ~ Exponential(1)
+sigma_g ~ Exponential(1)
+"""
+
+
 def _variant(old: str, new: str, source: str = ORDINAL) -> str:
     assert old in source
     return source.replace(old, new)
 
 
-SHIFTED = [MeanShift("a", "cutpoints")]
+SHIFTED = [MeanShift("a", "cutpoints", "cutpoints")]
 
 # (case, source, the shifts expected)
 TABLE = [
     ("Trolley's form", ORDINAL, SHIFTED),
     ("the eta written in the likelihood", _variant("phi[i], cutpoints", "b * x[i] + a[g[i]], cutpoints"), SHIFTED),
-    ("two intercepts, both shifted", TWO_INTERCEPTS, [MeanShift("a", "cutpoints"), MeanShift("s", "cutpoints")]),
+    (
+        "two intercepts, both shifted",
+        TWO_INTERCEPTS,
+        [MeanShift("a", "cutpoints", "cutpoints"), MeanShift("s", "cutpoints", "cutpoints")],
+    ),
     ("a fixed scale", _variant("Normal(0, sigma_a)", "Normal(0, 2)"), SHIFTED),
     (
         "a prior mean that is not 0: its mean is pinned",
@@ -60,10 +86,27 @@ TABLE = [
     ("used twice", _variant("b * x[i] + a[g[i]]", "a[g[i]] + b * x[i] + a[g[i]]"), []),
     ("a varying slope, not an intercept", _variant("b * x[i] + a[g[i]]", "b * x[i] + a[g[i]] * x[i]"), []),
     ("summing to zero already", _variant("a[j] ~ Normal(0, sigma_a)", "a[j] ~ Normal(0, sigma_a) @sum_to_zero"), []),
+    ("an intercept beside it", INTERCEPT, [MeanShift("a", "alpha", "intercept")]),
     (
-        "not ordinal",
+        "chimpanzees' form: into the other intercept's location",
+        LOCATED,
+        [MeanShift("u", "abar", "location", "a"), MeanShift("b", "abar", "location", "a")],
+    ),
+    ("no anchor: nothing to move with", _variant("alpha + b * x[i] + a[g[i]]", "b * x[i] + a[g[i]]", INTERCEPT), []),
+    (
+        "a bounded intercept is no anchor",
+        _variant("alpha ~ Normal(0, 1.5)", "alpha ~ Exponential(1)", INTERCEPT),
+        [],
+    ),
+    (
+        "a Normal model with an intercept",
         "y[i] ~ Normal(mu[i], s)\nmu[i] = c + a[g[i]]\nc ~ Normal(0, 1)\n"
         "a[j] ~ Normal(0, t)\nt ~ Exponential(1)\ns ~ Exponential(1)\n",
+        [MeanShift("a", "c", "intercept")],
+    ),
+    (
+        "a non-centred scale that is not a parameter",
+        _variant("Normal(0, sigma_a)", "Normal(0, sigma_a * 2)", INTERCEPT),
         [],
     ),
 ]
@@ -83,7 +126,7 @@ def test_the_switch_keeps_the_plain_form() -> None:
     plain = compile_source(ORDINAL, shift_means=False).stan_code
     assert "cutpoints_rel" in shifted and "sum_to_zero_basis" in shifted
     assert "cutpoints_rel" not in plain and "sum_to_zero_basis" not in plain
-    assert "vector[K_y - 1] cutpoints = cutpoints_rel + mean(a);" in shifted
+    assert "vector[K_y - 1] cutpoints = cutpoints_rel + sigma_a * z_a_mean;" in shifted
 
 
 # ---- the log density ----------------------------------------------------------------------------
@@ -99,7 +142,9 @@ def _simulated(seed: int = 1, groups: int = 12, per_group: int = 20) -> pd.DataF
     cut = np.array([-1.5, -0.5, 0.4, 1.3])
     p_above = 1 / (1 + np.exp(-(eta[:, None] - cut[None, :])))
     y = 1 + (rng.uniform(size=(len(g), 1)) < p_above).sum(axis=1)
-    return pd.DataFrame({"y": y, "x": x, "g": g, "h": h})
+    t = rng.integers(1, 5, len(g))
+    z = (rng.uniform(size=len(g)) < 1 / (1 + np.exp(-(eta - 0.2 * t)))).astype(int)
+    return pd.DataFrame({"y": y, "x": x, "g": g, "h": h, "t": t, "z": z})
 
 
 def _basis(n: int) -> np.ndarray:
@@ -116,51 +161,104 @@ def _split(values: np.ndarray) -> tuple[float, np.ndarray]:
     return mean, _basis(len(values) - 1).T @ (values - mean)
 
 
+def _draw_values(model, data: dict, rng: np.random.Generator) -> dict[str, object]:
+    """A random value of every user parameter (scalars, ordered cutpoints, one per level)."""
+    values: dict[str, object] = {}
+    for p in model.params:
+        if p.shape == "scalar":
+            values[p.name] = float(rng.uniform(0.3, 2.0)) if p.lower is not None else float(rng.normal(0, 1))
+        elif p.shape == "group":
+            values[p.name] = rng.normal(0, 1.3, int(data[model.groupings[p.domain].stan_size]))
+        else:
+            values[p.name] = np.sort(rng.normal(0, 1.5, int(data[p.size.split(" - ")[0]]) - 1))
+    return values
+
+
+def _as_declared(compiled, values: dict[str, object]) -> dict[str, object]:
+    """The values of one program's parameters block from the user's values: a non-centred
+    effect as its standard normal, and each mean shift (lower/shifts.py) as its mean, its
+    sum-zero deviations and the `_rel` of what moves with it."""
+    model = compiled.model
+
+    def value(e: ast.Expr) -> float:
+        return float(e.value) if isinstance(e, ast.Num) else float(values[e.id])  # type: ignore[union-attr, arg-type]
+
+    out: dict[str, object] = {}
+    for p in model.params:
+        v = values[p.name]
+        noncentred = p.noncentered is not None
+        if noncentred:
+            loc, scale = p.noncentered
+            v = (np.asarray(v) - value(loc)) / value(scale)
+        out[("z_" if noncentred else "") + p.name] = v
+    targets: dict[str, float] = {}
+    for sh in compiled.lowered.shifts:
+        effect = model.param(sh.effect)
+        name = ("z_" if effect.noncentered is not None else "") + sh.effect
+        mean, dev = _split(np.asarray(out.pop(name)))
+        out[f"{name}_mean"], out[f"{name}_dev"] = mean, dev
+        m = float(np.mean(values[sh.effect]))  # type: ignore[arg-type]
+        moved = [sh.anchor]
+        if sh.located and model.param(sh.located).noncentered is None:
+            moved.append(sh.located)
+        for t in moved:
+            targets[t] = targets.get(t, 0.0) + (-m if sh.kind == "cutpoints" else m)
+    for t, shift in targets.items():
+        out[f"{t}_rel"] = np.asarray(out.pop(t)) + shift
+    return out
+
+
 def _log_density_differences(source: str, centred: bool, shifted_code: str | None = None) -> np.ndarray:
+    """The plain program's log density less the shifted one's at six random points (each
+    program's own parameters computed from the same user values)."""
     import stanli
 
     df = _simulated()
     data = Model.from_string(source).bind(df).stan_data
-    plain = stanli.Model(
-        stan_code=compile_source(source, default_centered=centred, shift_means=False).stan_code, data=data
-    )
-    code = shifted_code or compile_source(source, default_centered=centred).stan_code
-    assert "cutpoints_rel" in code
-    shifted = stanli.Model(stan_code=code, data=data)
+    plain_c = compile_source(source, default_centered=centred, shift_means=False)
+    shifted_c = compile_source(source, default_centered=centred)
+    assert shifted_c.lowered.shifts, "the case must be shifted"
+    plain = stanli.Model(stan_code=plain_c.stan_code, data=data)
+    shifted = stanli.Model(stan_code=shifted_code or shifted_c.stan_code, data=data)
     rng = np.random.default_rng(5)
     diffs = []
     for _ in range(6):
-        cut = np.sort(rng.normal(0, 1.5, int(data["K_y"]) - 1))
-        a = rng.normal(0, 1.3, int(data["N_g"]))
-        b, sigma_a = float(rng.normal(0, 0.5)), float(rng.uniform(0.3, 2.0))
-        values = {"cutpoints": cut, "b": b, "sigma_a": sigma_a}
-        mean_a, dev_a = _split(a if centred else a / sigma_a)
-        if centred:
-            values_shifted = {**values, "a_mean": mean_a, "a_dev": dev_a}
-            values["a"] = a
-        else:
-            values_shifted = {**values, "z_a_mean": mean_a, "z_a_dev": dev_a}
-            values["z_a"] = a / sigma_a
-        values_shifted["cutpoints_rel"] = cut - a.mean()
-        del values_shifted["cutpoints"]
-        lp_plain = plain.log_prob_grad(plain.unconstrain(values))[0]
-        lp_shifted = shifted.log_prob_grad(shifted.unconstrain(values_shifted))[0]
+        values = _draw_values(plain_c.model, data, rng)
+        lp_plain = plain.log_prob_grad(plain.unconstrain(_as_declared(plain_c, values)))[0]
+        lp_shifted = shifted.log_prob_grad(shifted.unconstrain(_as_declared(shifted_c, values)))[0]
         diffs.append(lp_plain - lp_shifted)
     return np.asarray(diffs)
 
 
+LOG_DENSITY_CASES = {
+    "ordinal": ORDINAL,
+    "two intercepts": TWO_INTERCEPTS,
+    "an intercept beside": INTERCEPT,
+    "chimpanzees' form": LOCATED,
+}
+
+
+@pytest.mark.parametrize("case", LOG_DENSITY_CASES)
 @pytest.mark.parametrize("centred", [True, False], ids=["centred", "non-centred"])
-def test_log_density_is_the_plain_one_up_to_a_constant(centred: bool) -> None:
-    diff = _log_density_differences(ORDINAL, centred)
+def test_log_density_is_the_plain_one_up_to_a_constant(case: str, centred: bool) -> None:
+    diff = _log_density_differences(LOG_DENSITY_CASES[case], centred)
     assert np.ptp(diff) < 1e-8 * max(1.0, np.abs(diff).max()), diff
 
 
-def test_a_wrong_sign_in_the_cutpoints_is_caught() -> None:
-    """The planted fault: cutpoints = cutpoints_rel - mean(a)."""
-    code = compile_source(ORDINAL, default_centered=True).stan_code
-    faulty = code.replace("cutpoints_rel + mean(a)", "cutpoints_rel - mean(a)")
-    assert faulty != code
-    assert np.ptp(_log_density_differences(ORDINAL, True, faulty)) > 0.1
+@pytest.mark.parametrize(
+    "case, old, new",
+    [
+        ("ordinal", "cutpoints = cutpoints_rel + a_mean", "cutpoints = cutpoints_rel - a_mean"),
+        ("chimpanzees' form", "real abar = abar_rel - (u_mean + b_mean);", "real abar = abar_rel - u_mean;"),
+        ("chimpanzees' form", "vector[N_g] a = a_rel - (u_mean + b_mean);", "vector[N_g] a = a_rel - u_mean;"),
+    ],
+    ids=["cutpoints' sign", "abar's missing mean", "a's missing mean"],
+)
+def test_a_wrong_map_is_caught(case: str, old: str, new: str) -> None:
+    code = compile_source(LOG_DENSITY_CASES[case], default_centered=True).stan_code
+    faulty = code.replace(old, new)
+    assert faulty != code, code
+    assert np.ptp(_log_density_differences(LOG_DENSITY_CASES[case], True, faulty)) > 0.1
 
 
 def test_a_basis_that_does_not_sum_to_zero_is_caught() -> None:

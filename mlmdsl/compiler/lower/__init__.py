@@ -35,8 +35,7 @@ class _Lowerer(Generated):
         with self.over_cells():
             self.lower_model()
         gq_vars = self.lower_generated()
-        shifts = tuple((e, c) for c, (_, effects) in self.shifted_cutpoints.items() for e in effects)
-        return Lowered(self.out, self.schema(gq_vars), shifts)
+        return Lowered(self.out, self.schema(gq_vars), self.shift_plans)
 
 
 def lower(
@@ -55,8 +54,8 @@ def lower(
     both are asked, win (the likelihood is then small).
     `_offset_multiplier` writes non-centred effects in the old `offset`/`multiplier` form:
     private, for the benchmark that compares the two (benchmarks/stuck_chains.py).
-    `shift_means` samples the mean of a varying intercept apart from the cutpoints it is
-    confounded with (lower/shifts.py): the same posterior, a better geometry; False keeps the
+    `shift_means` samples the mean of a zero-mean varying intercept apart from the parameter it
+    is confounded with (lower/shifts.py): the same posterior, a better geometry; False keeps the
     plain form (the tests compare the two)."""
     lowerer = _Lowerer(model, generated_quantities, _offset_multiplier)
     if shift_means and not _offset_multiplier:

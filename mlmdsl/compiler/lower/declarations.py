@@ -10,7 +10,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, Correlated, DataVar, Param
 from mlmdsl.compiler.lower import gp, modelled
 from mlmdsl.compiler.lower.expressions import Expressions
-from mlmdsl.compiler.lower.program import Line, stan_number
+from mlmdsl.compiler.lower.program import Line, stan_number, wrap
 from mlmdsl.compiler.lower.shifts import MeanShift
 
 
@@ -81,17 +81,33 @@ class Declarations(Expressions):
         return p.noncentered is not None and p.block is None and not self.offset_multiplier
 
     def plan_shifts(self, shifts: Iterable[MeanShift]) -> None:
-        """Name the variables of each mean shift (lower/shifts.py): `a_mean`/`a_dev` (or
-        `z_a_mean`/`z_a_dev` for a non-centred `a`) and `cutpoints_rel`."""
-        for sh in shifts:
+        """Name the variables of each mean shift (lower/shifts.py): `g_mean`/`g_dev` (or
+        `z_g_mean`/`z_g_dev` for a non-centred `g`) and the `_rel` of what moves with it."""
+        self.shift_plans = tuple(shifts)
+        for sh in self.shift_plans:
             p = self.m.param(sh.effect)
-            cut = self.m.param(sh.cutpoints)
-            assert p is not None and cut is not None
+            assert p is not None
             base = self.standard_name(p) if self.explicit_noncentered(p) else p.stan
             self.shifted[p.name] = (self.names.fresh(f"{base}_mean"), self.names.fresh(f"{base}_dev"))
-            if cut.name not in self.shifted_cutpoints:
-                self.shifted_cutpoints[cut.name] = (self.names.fresh(f"{cut.stan}_rel"), [])
-            self.shifted_cutpoints[cut.name][1].append(p.name)
+            moved = [sh.anchor]
+            located = self.m.param(sh.located) if sh.located else None
+            if located is not None and not self.explicit_noncentered(located):
+                moved.append(located.name)  # a non-centred one follows its location by itself
+            for name in moved:
+                if name not in self.shift_targets:
+                    rel = self.names.fresh(f"{self.m.stan_names[name]}_rel")
+                    self.shift_targets[name] = (rel, [], 1 if sh.kind == "cutpoints" else -1)
+                self.shift_targets[name][1].append(p.name)
+
+    def shift_mean(self, effect: str) -> str:
+        """mean(g) from the parameters: g_mean, or scale * z_g_mean for a non-centred g."""
+        p = self.m.param(effect)
+        assert p is not None
+        mean = self.shifted[effect][0]
+        if not self.explicit_noncentered(p):
+            return mean
+        scale = self.as_real(self.expr(p.noncentered[1], p.prior.stmt))  # type: ignore[index]
+        return f"{wrap(scale, 2)} * {mean}"
 
     def declare_parameters(self) -> None:
         for p in self.m.params:
@@ -108,13 +124,12 @@ class Declarations(Expressions):
                     ),
                 ]
                 continue
-            if p.name in self.shifted_cutpoints:
-                rel, effects = self.shifted_cutpoints[p.name]
-                less = " + ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
-                less = less if len(effects) == 1 else f"({less})"
-                self.out.parameters.append(
-                    Line(self.shaped_decl(p, "", rel), f"line {p.line}; {p.name} less {less} (see {p.name})")
-                )
+            if p.name in self.shift_targets:
+                rel, effects, sign = self.shift_targets[p.name]
+                means = " + ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
+                means = means if len(effects) == 1 else f"({means})"
+                what = f"line {p.line}; {p.name} {'less' if sign > 0 else 'plus'} {means} (see {p.name})"
+                self.out.parameters.append(Line(self.shaped_decl(p, "", rel), what))
                 continue
             if p.gp is not None:
                 what = f"line {p.line}; standard normal of {p.name} (Gaussian process, non-centred)"

@@ -73,12 +73,13 @@ class Effects(Declarations):
             pending = self.flush(pending, declared)
         for item, _, _ in pending:
             self.lower_item(item)
-        self.shifted_cutpoint_lines()
 
-    # ---- means sampled apart from their cutpoints (lower/shifts.py) ---------------------------
+    # ---- means sampled apart (lower/shifts.py) ---------------------------------------------
     def shifted_effects(self) -> None:
-        """`a` (or a non-centred `a`'s `z_a`) from its mean and its sum-zero deviations, first:
-        it depends on parameters only."""
+        """First among the transformed parameters, since they depend on parameters only: each
+        shifted `g` (or a non-centred g's `z_g`) from its mean and its sum-zero deviations, then
+        what moves with the means: `cutpoints = cutpoints_rel + mean(g)`, `abar = abar_rel -
+        mean(g)`, a centred `a = a_rel - mean(g)`."""
         if self.shifted:
             self.out.functions.extend(Line(text) for text in shifts.FUNCTION)
         for name, (mean, dev) in self.shifted.items():
@@ -90,17 +91,16 @@ class Effects(Declarations):
             self.out.transformed_parameters.append(
                 Line(f"vector[{n}] {target} = {mean} + sum_to_zero_basis({dev});", why)
             )
-
-    def shifted_cutpoint_lines(self) -> None:
-        """`cutpoints` last, once every shifted effect is written."""
-        for name, (rel, effects) in self.shifted_cutpoints.items():
+        for name, (rel, effects, sign) in self.shift_targets.items():
             p = self.m.param(name)
             assert p is not None
-            means = " + ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
+            means = " + ".join(self.shift_mean(e) for e in effects)
+            means = means if len(effects) == 1 or sign > 0 else f"({means})"
+            what = " and ".join(f"mean({self.m.param(e).stan})" for e in effects)  # type: ignore[union-attr]
             self.out.transformed_parameters.append(
                 Line(
-                    f"{self.shaped_type(p)} {p.stan} = {rel} + {means};",
-                    f"line {p.line}: {name} less {means} is all the likelihood sees: sampled apart",
+                    f"{self.shaped_type(p)} {p.stan} = {rel} {'+' if sign > 0 else '-'} {means};",
+                    f"line {p.line}: {name} and {what} move together in the likelihood: sampled apart",
                 )
             )
 

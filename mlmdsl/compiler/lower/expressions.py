@@ -51,10 +51,12 @@ class Expressions:
         # Over cells (lower/cells.py): the size of the row index, and row data -> its cell copy.
         self.n_rows = "N"
         self.row_alias: dict[str, str] = {}
-        # Varying intercepts whose mean is sampled apart from their cutpoints (lower/shifts.py):
-        # effect -> (mean, deviations) names; cutpoints -> (name of cutpoints_rel, its effects).
+        # Zero-mean varying intercepts whose mean is sampled apart (lower/shifts.py): effect ->
+        # (mean, deviations) names; the parameters moved with them -> (their `_rel` name, the
+        # effects, +1 for cutpoints or -1); `shift_plans` as planned, for Lowered.
         self.shifted: dict[str, tuple[str, str]] = {}
-        self.shifted_cutpoints: dict[str, tuple[str, list[str]]] = {}
+        self.shift_targets: dict[str, tuple[str, list[str], int]] = {}
+        self.shift_plans: tuple = ()
 
     def _redirect(self, name: str, default: str) -> str:
         """A use of `p` reads the linear predictor only where p itself is never computed."""

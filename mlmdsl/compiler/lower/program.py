@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlmdsl.compiler.ir import CheckedModel
+from mlmdsl.compiler.lower.shifts import MeanShift
 from mlmdsl.compiler.schema import OutputSchema
 
 
@@ -32,9 +33,8 @@ class StanProgram:
 class Lowered:
     program: StanProgram
     schema: OutputSchema
-    # Varying intercepts whose mean is sampled apart from their cutpoints (lower/shifts.py):
-    # (effect, cutpoints) user names.
-    shifts: tuple[tuple[str, str], ...] = ()
+    # Zero-mean varying intercepts whose mean is sampled apart (lower/shifts.py).
+    shifts: tuple[MeanShift, ...] = ()
 
 
 @dataclass(frozen=True)
