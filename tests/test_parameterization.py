@@ -161,7 +161,9 @@ def test_chimpanzees_actors_centred_blocks_not() -> None:
     assert notes["a"].startswith("`a` is sampled centred — ")
     assert "the data dominate the prior" in notes["a"]
     assert "the prior dominates the data" in notes["g"]
-    assert "vector[N_actor] a;" in model.stan_code()
+    # centred, with the means of g and b moved into it and abar (compiler/lower/shifts.py)
+    assert "vector[N_actor] a_rel;" in model.stan_code()
+    assert "vector[N_actor] a = a_rel - (sigma_g * z_g_mean + b_mean);" in model.stan_code()
 
 
 CANNOT = [
