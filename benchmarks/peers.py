@@ -10,7 +10,8 @@ For each model (benchmarks/specs.py) and seed, in this process one after the oth
   `no_gq` (without generated quantities, as brms's programs), `rows` (sufficient_statistics=False),
   `threads2` (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the
   warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both), `gradient_metric`
-  (init_metric="gradient": warm-up starts from 1/|gradient| at each chain's start);
+  (init_metric="gradient": warm-up starts from 1/|gradient| at each chain's start, clipped to
+  [1e-4, 1]), `gradient_metric_cap1e4` (the same clipped to [1e-4, 1e4]);
 - brms's own program on the same backend (../shared/anchors/brms, its own data), as run.py does;
 - bambi 0.21 on PyMC and on nutpie, in the benchmark's own Python 3.12 venv
   (benchmarks/.venv-peers, created on first use; formulas below; bambi's default priors, which
@@ -60,10 +61,11 @@ VARIANTS = {
     "short_warmup": {"warmup_fraction": 0.25},
     "pathfinder": {"init": "pathfinder"},
     "pathfinder_short": {"init": "pathfinder", "warmup_fraction": 0.25},
-    # nutpie's starting inverse metric, 1/|gradient| at each chain's random start (#15)
+    # nutpie's starting inverse metric, 1/|gradient| at each chain's random start, clipped to
+    # [1e-4, 1] (#15; mlmdsl/backends/metric_init.py)
     "gradient_metric": {"init_metric": "gradient"},
-    # ... clipped at 1 instead of 1e4: the gradient may only shrink a coordinate's scale
-    "gradient_metric_cap1": {"init_metric": "gradient", "metric_ceiling": 1.0},
+    # ... clipped to [1e-4, 1e4] instead, closer to nutpie's own clamp
+    "gradient_metric_cap1e4": {"init_metric": "gradient", "metric_ceiling": 1e4},
 }
 
 

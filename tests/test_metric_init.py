@@ -34,15 +34,17 @@ from tests.test_backends import NORMAL_MODEL, normal_data
 @pytest.mark.parametrize(
     "gradient, expected",
     [
-        ([2.0, -4.0, 0.5], [0.5, 0.25, 2.0]),  # 1 / |g|: the sign says nothing about the scale
+        ([2.0, -4.0, 10.0], [0.5, 0.25, 0.1]),  # 1 / |g|: the sign says nothing about the scale
         ([0.0], [1.0]),  # no information: Stan's unit value
         ([math.inf, -math.inf, math.nan], [1.0, 1.0, 1.0]),  # nutpie's fill value
         ([1e-9], [METRIC_CEILING]),  # a start at its own mode: not a 1e9-wide step
         ([1e9], [METRIC_FLOOR]),
-        ([1e-4, 1e4], [1e4, 1e-4]),  # the bounds themselves pass unchanged
+        ([1 / METRIC_CEILING, 1 / METRIC_FLOOR], [METRIC_CEILING, METRIC_FLOOR]),  # the bounds pass unchanged
+        ([4.0, 0.25], [0.25, METRIC_CEILING]),  # never wider than Stan's unit start
         ([-3.0, 0.0, math.nan, 1e-12], [1 / 3, 1.0, 1.0, METRIC_CEILING]),
+        ([1e-4, 1e4], [1.0, 1e-4]),
     ],
-    ids=["reciprocal", "zero", "non-finite", "tiny", "huge", "at the bounds", "mixed"],
+    ids=["reciprocal", "zero", "non-finite", "tiny", "huge", "at the bounds", "at most 1", "mixed", "literal bounds"],
 )
 def test_inverse_metric_from_gradient(gradient: list[float], expected: list[float]) -> None:
     assert inverse_metric_from_gradient(np.array(gradient)) == pytest.approx(expected)
@@ -226,7 +228,7 @@ def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(monkeypatch: py
                                                                  tmp_path: Path) -> None:
     """CmdStan (fake): a one-draw fixed_param run gives CmdStan's own start; log_prob the
     gradient there; each chain's command gets that start as its init file and 1/|gradient| as
-    its metric file (the fake's density is a standard normal: gradient -x)."""
+    its metric file (the fake's density is a standard normal: gradient -x, so 1/|x|, clipped)."""
     import json
 
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
@@ -247,7 +249,7 @@ def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(monkeypatch: py
         mu = json.loads(init_file.read_text())["mu"]
         start_draws, _ = read_stan_csv(next(out.glob(f"*-start-{chain}.csv"))).arrays()
         assert start_draws["mu"][0, 0] == pytest.approx(mu, rel=1e-15)  # the fixed_param draw
-        assert json.loads(metric_file.read_text())["inv_metric"] == pytest.approx([1 / abs(mu)])
+        assert json.loads(metric_file.read_text())["inv_metric"] == pytest.approx([min(1 / abs(mu), METRIC_CEILING)])
         starts.append(mu)
     assert len(set(starts)) == 3 and all(-2 < mu < 2 for mu in starts)
 

@@ -10,11 +10,16 @@ src/mass_matrix/adapt.rs `init` -> `update_diag_grad`, src/math/cpu_math.rs
 non-finite value to 1. For a normal posterior with scale s_i, at a start a few scales from the
 mode |g_i| ~ 1 / s_i, so 1 / |g_i| is of the order of s_i (the right size within a factor).
 
-Two departures, both because Stan holds the starting metric for a whole window while nutpie
-re-estimates it after every early draw:
-- the result is clipped to [1e-4, 1e4], so one component's accident (a gradient of 1e-9 at a
-  start near its own mode) cannot fix a step that throws that coordinate 1e9 scales away for
-  100 iterations;
+Two departures, both because Stan holds the starting metric for a whole window (the first
+100 iterations of 1,000) while nutpie re-estimates it after every early draw:
+- the result is clipped to [1e-4, 1]: the gradient may shrink a coordinate's scale below Stan's
+  unit start, never widen it. A component whose gradient happens to be small at the start (the
+  grand mean near its value) gets 1 / |g| orders of magnitude too large, and one such
+  coordinate makes the step size collapse for all of them until the first metric update; a
+  too-small variance slows only its own coordinate. Measured (benchmarks/results/
+  metric_init-20261202.md, 4 models x 3 seeds): with nutpie's unbounded rule clipped only to
+  [1e-4, 1e4], warm-up took up to 2.7x the leapfrog steps of the unit start; clipped at 1, never
+  more than 1.55x, and on Trolley 0.63-0.71x;
 - a gradient component of exactly 0 says nothing about the scale: it gets Stan's 1 (nutpie's
   clamp would give it 1e20), as does a non-finite one (nutpie's fill value).
 
@@ -34,9 +39,9 @@ from mlmdsl.backends.base import BackendError
 
 INIT_RADIUS = 2.0
 MAX_INIT_TRIES = 100  # Stan's, in stan/services/util/initialize.hpp
-# The starting inverse metric's range (see the module docstring for why it is narrower than nutpie's).
+# The starting inverse metric's range (the module docstring says why it is narrower than nutpie's).
 METRIC_FLOOR = 1e-4
-METRIC_CEILING = 1e4
+METRIC_CEILING = 1.0
 
 LogProbGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
