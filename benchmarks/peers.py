@@ -9,7 +9,9 @@ For each model (benchmarks/specs.py) and seed, in this process one after the oth
   statistics where the data has cells, `auto` parameterization, log_lik and replicated outcomes),
   `no_gq` (without generated quantities, as brms's programs), `rows` (sufficient_statistics=False),
   `threads2` (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the
-  warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both);
+  warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both), `gradient_metric`
+  (init_metric="gradient": warm-up starts from 1/|gradient| at each chain's start, clipped to
+  [1e-4, 1]), `gradient_metric_cap1e4` (the same clipped to [1e-4, 1e4]);
 - brms's own program on the same backend (../shared/anchors/brms, its own data), as run.py does;
 - bambi 0.21 on PyMC and on nutpie, in the benchmark's own Python 3.12 venv
   (benchmarks/.venv-peers, created on first use; formulas below; bambi's default priors, which
@@ -59,6 +61,11 @@ VARIANTS = {
     "short_warmup": {"warmup_fraction": 0.25},
     "pathfinder": {"init": "pathfinder"},
     "pathfinder_short": {"init": "pathfinder", "warmup_fraction": 0.25},
+    # nutpie's starting inverse metric, 1/|gradient| at each chain's random start, clipped to
+    # [1e-4, 1] (#15; mlmdsl/backends/metric_init.py)
+    "gradient_metric": {"init_metric": "gradient"},
+    # ... clipped to [1e-4, 1e4] instead, closer to nutpie's own clamp
+    "gradient_metric_cap1e4": {"init_metric": "gradient", "metric_ceiling": 1e4},
 }
 
 
@@ -74,7 +81,9 @@ def min_ess(draws: dict[str, np.ndarray]) -> float:
     return float(min(ess for ess, _ in values.values())) if values else float("nan")
 
 
-def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str = "stanli") -> dict[str, Any]:
+def run_ours(
+    bench, cfg: dict[str, Any], seed: int, variant: str, backend: str = "stanli", count_warmup: bool = False
+) -> dict[str, Any]:
     from mlmdsl.api import Model
 
     options = dict(VARIANTS[variant])
@@ -84,21 +93,23 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
     # `default` is Model.fit as a user calls it: log_lik and replicated outcomes included
     # (brms's programs compute none; `no_gq` shows what they cost).
     gq = options.pop("generated_quantities", True)
+    ceiling = _ceiling(options.pop("metric_ceiling", None))
     data = specs_data(bench)
     load = _loadavg()
     cpu = time.process_time()
     start = time.perf_counter()
-    model = Model.from_file(REPO / bench.mlm, generated_quantities=gq)
-    fit = model.fit(
-        data if bench.prepare is None else bench.prepare(data),
-        backend=backend,
-        chains=cfg["chains"],
-        iter_warmup=warmup,
-        iter_sampling=cfg["iter"],
-        seed=seed,
-        progress=False,
-        **options,
-    )
+    with ceiling:
+        model = Model.from_file(REPO / bench.mlm, generated_quantities=gq)
+        fit = model.fit(
+            data if bench.prepare is None else bench.prepare(data),
+            backend=backend,
+            chains=cfg["chains"],
+            iter_warmup=warmup,
+            iter_sampling=cfg["iter"],
+            seed=seed,
+            progress=False,
+            **options,
+        )
     whole = time.perf_counter() - start
     cpu = time.process_time() - cpu
     import arviz as az
@@ -118,7 +129,51 @@ def run_ours(bench, cfg: dict[str, Any], seed: int, variant: str, backend: str =
         # roughly what the call would take alone
         "cpu_s": cpu,
         "load": [load, _loadavg()],
+        "leapfrog_sampling": int(np.sum(fit.raw.sampler_stats["n_leapfrog__"])),
+        "divergences": int(np.sum(fit.raw.sampler_stats["divergent__"])),
+        **(_warmup_work(bench, cfg, seed, VARIANTS[variant], warmup) if count_warmup and backend == "stanli" else {}),
     }
+
+
+def _warmup_work(bench, cfg: dict[str, Any], seed: int, options: dict[str, Any], warmup: int) -> dict[str, Any]:
+    """Warm-up's leapfrog steps and divergences, from an untimed twin of the run (same seed and
+    settings, no generated quantities) with stanli saving its warm-up: saving it in the timed
+    run would add the generated quantities of every warm-up iteration to the time measured.
+    The twin's trajectories are not the timed run's (generated quantities draw from the same
+    stream), so its counts are another draw of the same random quantity."""
+    from unittest import mock
+
+    from mlmdsl.api import Model
+    from mlmdsl.backends.stanli_backend import StanliBackend
+
+    ceiling = _ceiling(options.get("metric_ceiling"))
+    dropped = ("warmup_fraction", "generated_quantities", "metric_ceiling")
+    options = {k: v for k, v in options.items() if k not in dropped}
+    data = specs_data(bench)
+    model = Model.from_file(REPO / bench.mlm, generated_quantities=False)
+    # Model.fit looks its backend up at call time: hand it one that keeps the warm-up stats.
+    with ceiling, mock.patch("mlmdsl.backends.registry.get_backend", lambda name: StanliBackend(warmup_stats=True)):
+        fit = model.fit(data if bench.prepare is None else bench.prepare(data), chains=cfg["chains"],
+                        iter_warmup=warmup, iter_sampling=cfg["iter"], seed=seed, progress=False, **options)
+    warm = fit.raw.info["warmup_sampler_stats"]
+    return {
+        "twin_leapfrog_warmup": int(np.sum(warm["n_leapfrog__"])),
+        "twin_leapfrog_sampling": int(np.sum(fit.raw.sampler_stats["n_leapfrog__"])),
+        "twin_divergences_warmup": int(np.sum(warm["divergent__"])),
+        "twin_divergences": int(np.sum(fit.raw.sampler_stats["divergent__"])),
+        # leapfrog steps of the first 100 warm-up iterations (before Stan's first metric update)
+        "twin_leapfrog_first100": int(np.sum(warm["n_leapfrog__"][:, :100])),
+    }
+
+
+def _ceiling(value: float | None) -> Any:
+    """A variant's upper clip of the starting inverse metric (metric_init.METRIC_CEILING)."""
+    import contextlib
+    from unittest import mock
+
+    if value is None:
+        return contextlib.nullcontext()
+    return mock.patch("mlmdsl.backends.metric_init.METRIC_CEILING", value)
 
 
 def specs_data(bench) -> Any:
@@ -283,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-brms", action="store_true", help="ours (and bambi) only: e.g. ours again at another load")
     p.add_argument("--bambi", default="pymc,nutpie", help="bambi's samplers to run")
     p.add_argument("--cmdstan", action="store_true", help="also our default program on CmdStan (if found)")
+    p.add_argument("--count-warmup", action="store_true",
+                   help="also count warm-up leapfrog steps (an untimed twin run per variant, stanli)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
     cfg = {"chains": args.chains, "iter": args.iter, "warmup": args.warmup or args.iter}
@@ -304,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for seed in seeds:
             for variant in args.variants.split(","):
-                add(run_ours(bench, cfg, seed, variant))
+                add(run_ours(bench, cfg, seed, variant, count_warmup=args.count_warmup))
             if args.cmdstan:
                 from mlmdsl.backends.cmdstan_backend import find_cmdstan
 

@@ -245,6 +245,7 @@ class Model:
         sufficient_statistics: bool = True,
         threads_per_chain: int = 1,
         init: str = "random",
+        init_metric: str = "unit",
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -265,7 +266,11 @@ class Model:
         small and stays as it is).
 
         `init` ("random" or "pathfinder"): where the chains start; "pathfinder" fits a
-        single-path Pathfinder approximation first and starts each chain from a draw of it."""
+        single-path Pathfinder approximation first and starts each chain from a draw of it.
+
+        `init_metric` ("unit" or "gradient"): the inverse metric warm-up starts from: Stan's
+        identity, or nutpie's 1 / |gradient| at each chain's random start (needs
+        init="random"; docs/performance.md)."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
         from mlmdsl.data.matrices import split_data
@@ -284,6 +289,7 @@ class Model:
             output_dir=Path(output_dir) if output_dir is not None else None,
             threads_per_chain=threads_per_chain,
             init=init,
+            init_metric=init_metric,
         )
         table = data
         compiled_for, data = self._for_table(data)  # group-level modelled columns need the columns

@@ -123,6 +123,11 @@ SAMPLER_LIMITS: dict[str, Limit] = {
 # chain's start from it (stanli's `pathfinder_init`; CmdStan's `pathfinder` method).
 INITS = ("random", "pathfinder")
 
+# The inverse metric each chain's warm-up starts from: "unit" is Stan's identity; "gradient" is
+# nutpie's 1 / |gradient| at the chain's start, per coordinate (mlmdsl/backends/metric_init.py).
+# "gradient" draws the random start itself, so it needs init="random".
+INIT_METRICS = ("unit", "gradient")
+
 
 @dataclass(frozen=True)
 class SampleConfig:
@@ -143,10 +148,16 @@ class SampleConfig:
     # with STAN_THREADS). 1 = none.
     threads_per_chain: int = 1
     init: str = "random"  # one of INITS
+    init_metric: str = "unit"  # one of INIT_METRICS
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if self.init_metric not in INIT_METRICS:
+            raise ValueError(f"init_metric must be one of {', '.join(INIT_METRICS)}, got {self.init_metric!r}")
+        if self.init_metric == "gradient" and self.init != "random":
+            # Pathfinder's starts are drawn inside the sampler, where no gradient can be taken first.
+            raise ValueError(f'init_metric="gradient" needs init="random", got init={self.init!r}')
         for name, limit in SAMPLER_LIMITS.items():
             value = getattr(self, name)
             if value is None and name in ("seed", "parallel_chains"):

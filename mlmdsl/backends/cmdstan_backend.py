@@ -40,6 +40,7 @@ from mlmdsl.backends.cmdstan_cache import (
     user_cache_root,
 )
 from mlmdsl.backends.cmdstan_run import ChainRun, count_nonfatal, first_cause, run_chains
+from mlmdsl.backends.metric_init import inverse_metric_from_gradient
 from mlmdsl.backends.progress import ChainProgress
 from mlmdsl.backends.stan_csv import PipeReader, can_stream, read_stan_csv
 
@@ -210,6 +211,9 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
     data_file = run_dir / f"{prefix}-data.json"
     write_stan_json(str(data_file), data)
     inits = _pathfinder_inits(exe, data_file, config, seed, run_dir, prefix) if config.init == "pathfinder" else None
+    metric_files = None
+    if config.init_metric == "gradient":
+        inits, metric_files = _gradient_starts(exe, data_file, config, seed, run_dir, prefix)
     total = config.iter_warmup + config.iter_sampling
     args = CmdStanArgs(
         model_name="model",
@@ -220,6 +224,8 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
             iter_sampling=config.iter_sampling,
             adapt_delta=config.adapt_delta,
             max_treedepth=config.max_treedepth,
+            metric_type="diag_e" if metric_files else None,
+            metric_file=metric_files,
         ),
         data=str(data_file),
         seed=seed,
@@ -267,6 +273,64 @@ def _pathfinder_inits(
         write_stan_json(str(path), start)
         files.append(str(path))
     return files
+
+
+def _gradient_starts(
+    exe: Path, data_file: Path, config: SampleConfig, seed: int, run_dir: Path, prefix: str
+) -> tuple[list[str], list[str]]:
+    """init_metric="gradient" (metric_init.py): per chain, CmdStan's own random start (a
+    one-draw fixed_param run with this seed and chain id: uniform(-2, 2) unconstrained, redrawn
+    up to 100 times, the draw is the start), the gradient there (CmdStan's log_prob method,
+    Jacobian included), and one init file and one diag_e metric file per chain."""
+    import subprocess
+
+    from cmdstanpy import CmdStanModel
+    from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
+    from cmdstanpy.utils import write_stan_json
+
+    chain_ids = list(range(1, config.chains + 1))
+    args = CmdStanArgs(
+        model_name="model",
+        model_exe=str(exe),
+        chain_ids=chain_ids,
+        method_args=SamplerArgs(iter_sampling=1, fixed_param=True),
+        data=str(data_file),
+        seed=seed,
+        output_dir=str(run_dir),
+        sig_figs=SIG_FIGS,
+        refresh=1,
+    )
+    model = CmdStanModel(exe_file=str(exe))
+    inits, metrics = [], []
+    for index, chain in enumerate(chain_ids):
+        csv_file = run_dir / f"{prefix}-start-{chain}.csv"
+        done = subprocess.run(
+            _with_threads(args.compose_command(index, str(csv_file)), config.threads_per_chain),
+            capture_output=True, text=True, cwd=run_dir,
+        )
+        if done.returncode != 0:
+            raise BackendError(
+                f'init_metric="gradient": CmdStan could not start chain {chain} (seed {seed}): '
+                f"{first_cause(done.stdout + done.stderr, done.returncode)}"
+            )
+        draws, _ = read_stan_csv(csv_file).arrays()
+        start = {name: values[0, 0] for name, values in draws.items()}
+        init_file = run_dir / f"{prefix}-init-{chain}.json"
+        write_stan_json(str(init_file), start)
+        try:
+            # The start's every column (transformed parameters and generated quantities too):
+            # CmdStan reads the parameters by name and ignores the rest, as it does for inits.
+            gradient = model.log_prob(str(init_file), str(data_file), jacobian=True, sig_figs=SIG_FIGS)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(
+                f'init_metric="gradient": CmdStan\'s log_prob failed at chain {chain}\'s start: {exc}'
+            ) from exc
+        values = gradient.drop(columns=["lp__"]).to_numpy(dtype=float)[0]
+        metric_file = run_dir / f"{prefix}-metric-{chain}.json"
+        write_stan_json(str(metric_file), {"inv_metric": inverse_metric_from_gradient(values)})
+        inits.append(str(init_file))
+        metrics.append(str(metric_file))
+    return inits, metrics
 
 
 def _with_threads(command: list[str], threads: int) -> list[str]:

@@ -26,6 +26,7 @@ from mlmdsl.backends.base import (
     StanliFallbackWarning,
     resolve_seed,
 )
+from mlmdsl.backends.metric_init import ChainStart, chain_starts
 from mlmdsl.backends.progress import ChainProgress
 
 _T = TypeVar("_T")
@@ -39,6 +40,12 @@ _FALLBACK_NOTE = (
 class StanliBackend:
     name = "stanli"
 
+    def __init__(self, warmup_stats: bool = False) -> None:
+        # True: stanli saves the warm-up iterations and RawFit.info["warmup_sampler_stats"] has
+        # their sampler stats (benchmarks count warm-up leapfrog steps); the draws stay the
+        # sampling draws. Saving costs the generated quantities of every warm-up iteration.
+        self.warmup_stats = warmup_stats
+
     def sample(self, stan_code: str, data: dict[str, Any], config: SampleConfig) -> RawFit:
         import stanli
 
@@ -47,6 +54,7 @@ class StanliBackend:
         model = _call_converting_warnings(
             lambda: _build_model(stanli, stan_code, data, seed), notes
         )
+        starts = _gradient_starts(model, config, seed) if config.init_metric == "gradient" else None
         start = time.perf_counter()
         progress = ChainProgress(
             config.chains,
@@ -56,21 +64,42 @@ class StanliBackend:
         )
         messages = _ProgressReader(progress)
         with progress, contextlib.redirect_stdout(messages):
-            fit = _call_converting_warnings(lambda: _run_sampler(model, config, seed), notes)
+            fit = _call_converting_warnings(
+                lambda: _run_sampler(model, config, seed, starts, self.warmup_stats), notes
+            )
         elapsed = time.perf_counter() - start
+        draws, stats = _draws(fit), _sampler_stats(fit, stanli.SAMPLER_COLUMNS)
+        info: dict[str, Any] = {
+            "seed": seed,
+            "stanli_version": stanli.__version__,
+            "warnings": notes,
+            "sampler_messages": messages.other_lines,
+            "init_metric": config.init_metric,
+        }
+        if starts is not None:
+            info["init_tries"] = [s.tries for s in starts]
+        if self.warmup_stats:
+            cut = config.iter_warmup
+            info["warmup_sampler_stats"] = {k: v[:, :cut] for k, v in stats.items()}
+            draws = {k: v[:, cut:] for k, v in draws.items()}
+            stats = {k: v[:, cut:] for k, v in stats.items()}
         return RawFit(
-            draws=_draws(fit),
-            sampler_stats=_sampler_stats(fit, stanli.SAMPLER_COLUMNS),
+            draws=draws,
+            sampler_stats=stats,
             backend=self.name,
             config=config,
             elapsed_seconds=elapsed,
-            info={
-                "seed": seed,
-                "stanli_version": stanli.__version__,
-                "warnings": notes,
-                "sampler_messages": messages.other_lines,
-            },
+            info=info,
         )
+
+
+def _gradient_starts(model: Any, config: SampleConfig, seed: int) -> list[ChainStart] | None:
+    """init_metric="gradient": each chain's start and starting inverse metric (metric_init.py),
+    from stanli's log density and gradient (Jacobian included, as the sampler sees it)."""
+    n = int(model.n_unconstrained)
+    if n == 0:
+        return None  # nothing to scale
+    return chain_starts(model.log_prob_grad, n, seed, config.chains)
 
 
 def _build_model(stanli: Any, stan_code: str, data: dict[str, Any], seed: int) -> Any:
@@ -85,7 +114,17 @@ def _build_model(stanli: Any, stan_code: str, data: dict[str, Any], seed: int) -
         ) from exc
 
 
-def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
+def _run_sampler(
+    model: Any, config: SampleConfig, seed: int, starts: list[ChainStart] | None = None, save_warmup: bool = False
+) -> Any:
+    # Given starts (init_metric="gradient"): one unconstrained start and one diagonal inverse
+    # metric per chain; stanli's window adaptation replaces the metric as usual.
+    given: dict[str, Any] = {}
+    if starts is not None:
+        given = {
+            "inits": np.stack([s.position for s in starts]),
+            "inv_metric": np.stack([s.inv_metric for s in starts]),
+        }
     # KeyboardInterrupt is deliberately not caught: stanli stops every chain and re-raises it.
     try:
         return model.sample(
@@ -100,6 +139,8 @@ def _run_sampler(model: Any, config: SampleConfig, seed: int) -> Any:
             threads_per_chain=config.threads_per_chain,
             # {}: stanli's defaults (1000 iterations, 25 ELBO draws, history 5), from this seed.
             pathfinder_init={} if config.init == "pathfinder" else None,
+            save_warmup=save_warmup,
+            **given,
         )
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"stanli sampling failed: {exc}") from exc

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlmdsl.backends.base import INITS
+from mlmdsl.backends.base import INIT_METRICS, INITS
 from mlmdsl.cli.common import (
     add_sampler_arguments,
     checked,
@@ -47,6 +47,8 @@ def add_data_matrix(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    if args.init_metric == "gradient" and args.init != "random":
+        return usage_error(f"--init-metric gradient needs --init random, got --init {args.init}")
     source, filename = read_model(args.model)
     if not args.data:
         args.data = data_path(source, args.model)
@@ -82,6 +84,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 sufficient_statistics=not args.no_sufficient_statistics,
                 threads_per_chain=args.threads_per_chain,
                 init=args.init,
+                init_metric=args.init_metric,
             )
         if args.verbose:
             for message in fit.data_info.get("parameterization", {}).values():
@@ -145,6 +148,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="random",
         help="where the chains start: random (uniform(-2, 2) unconstrained, Stan's default) or "
         "pathfinder (a draw of a single-path Pathfinder fit)",
+    )
+    p.add_argument(
+        "--init-metric",
+        choices=INIT_METRICS,
+        default="unit",
+        help="the inverse metric warm-up starts from: unit (Stan's identity) or gradient "
+        "(1/|gradient| at each chain's random start, as nutpie; needs --init random)",
     )
     p.add_argument(
         "--no-sufficient-statistics",

@@ -14,6 +14,10 @@
 #   FAKE_STAN_PID_DIR=DIR      write DIR/<pid>.pid on start: the chain id, "pipe" or "file" (what
 #                              its output file is), then the regular CSV files already in the
 #                              output directory
+# Also, as CmdStan: `info` prints the version; `log_prob constrained_params=F` writes lp__ and the
+# gradient of a standard normal density on PARAMS (-x); `algorithm=fixed_param` starts every
+# parameter at uniform(-2, 2) from (seed, id) and repeats that start as each draw; a sampling
+# run echoes its `init` and `metric_file` arguments, as CmdStan prints its configuration.
 import json
 import os
 import random
@@ -27,6 +31,10 @@ if not os.path.exists(TBB):  # noqa: F821 - prepended by fake_compile.py
         "cannot open shared object file: No such file or directory\n"
     )
     sys.exit(127)
+
+if sys.argv[1:2] == ["info"]:
+    print("stan_version_major = 2\nstan_version_minor = 36\nstan_version_patch = 0\nSTAN_THREADS = false")
+    sys.exit(0)
 
 args = {"sig_figs": "-1", "refresh": "100", "num_samples": "1000", "num_warmup": "1000",
         "id": "1", "seed": "0", "max_depth": "10", "delta": "0.8"}
@@ -56,12 +64,24 @@ if args.get("data_file"):
     with open(args["data_file"]) as f:
         data = json.load(f)
 
+if "log_prob" in sys.argv[1:]:
+    with open(args["constrained_params"]) as f:
+        point = json.load(f)
+    x = [float(point[name]) for name in PARAMS]  # noqa: F821
+    with open(args["output_file"], "w") as out:
+        out.write("# method = log_prob\n" + ",".join(["lp__", *(f"g_{i + 1}" for i in range(len(x)))]) + "\n")
+        out.write(",".join(repr(v) for v in [-0.5 * sum(v * v for v in x), *(-v for v in x)]) + "\n")
+    sys.exit(0)
+
+fixed_param = args.get("algorithm") == "fixed_param"
 print("method = sample (Default)")
 print(f"id = {chain}")
+print(f"init = {args.get('init', '2 (Default)')}")
+print(f"metric_file = {args.get('metric_file', '(Default)')}")
 print()
 sys.stdout.flush()
 
-warmup, samples = int(args["num_warmup"]), int(args["num_samples"])
+warmup, samples = 0 if fixed_param else int(args["num_warmup"]), int(args["num_samples"])
 total = warmup + samples
 refresh = max(int(args["refresh"]), 1)
 sig_figs = int(args["sig_figs"])
@@ -70,6 +90,9 @@ nonfatal = int(os.environ.get("FAKE_STAN_NONFATAL", "0"))
 divergent = int(os.environ.get("FAKE_STAN_DIVERGENT", "0"))
 rng = random.Random(int(args["seed"]) * 1000 + chain)
 n_obs = int(data.get("N", 0)) if LOG_LIK else 0  # noqa: F821
+# A stream of its own, so the draws of a sampling run stay what they were before starts existed.
+start_rng = random.Random(f"start-{args['seed']}-{chain}")
+start = [start_rng.uniform(-2, 2) for _ in PARAMS]  # noqa: F821
 step = 0.5 + 0.1 * chain
 
 
@@ -78,7 +101,9 @@ def fmt(x):
     return f"{x:.{sig_figs if sig_figs > 0 else 6}g}"
 
 
-columns = ["lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__"]
+columns = ["lp__", "accept_stat__"]
+if not fixed_param:
+    columns += ["stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__"]
 columns += list(PARAMS)  # noqa: F821
 columns += [f"log_lik.{i + 1}" for i in range(n_obs)]
 out = open(args["output_file"], "w")
@@ -135,7 +160,9 @@ for it in range(1, total + 1):
         out.write(f"# Adaptation terminated\n# Step size = {step}\n"
                   "# Diagonal elements of inverse mass matrix:\n# "
                   + ", ".join("1" for _ in PARAMS) + "\n")  # noqa: F821
-    if it > warmup:
+    if it > warmup and fixed_param:
+        out.write(",".join(fmt(x) for x in [0, 0, *start, *(-1.0 for _ in range(n_obs))]) + "\n")
+    elif it > warmup:
         draw = it - warmup
         values = [rng.gauss(centre, 0.15) for _ in PARAMS]  # noqa: F821
         lp = -0.5 * sum(v * v for v in values) - rng.random()
