@@ -283,12 +283,28 @@ def test_a_basis_that_does_not_sum_to_zero_is_caught() -> None:
         (TWO_INTERCEPTS, {}),
         (ORDINAL, {"cells": True}),
         (ORDINAL, {"threads": True}),
+        (INTERCEPT, {}),
+        (INTERCEPT, {"cells": True}),
+        (LOCATED, {}),
+        (LOCATED, {"default_centered": True}),
+        (LOCATED, {"threads": True}),
     ],
-    ids=["non-centred", "centred", "two intercepts", "over cells", "reduce_sum"],
+    ids=[
+        "non-centred",
+        "centred",
+        "two intercepts",
+        "over cells",
+        "reduce_sum",
+        "intercept",
+        "intercept over cells",
+        "located",
+        "located, centred",
+        "located, reduce_sum",
+    ],
 )
 def test_shifted_programs_pass_stanc(source: str, kw: dict, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(source, **kw).stan_code
-    assert "cutpoints_rel" in code
+    assert "_rel;" in code and "sum_to_zero_basis" in code
     stan_file = tmp_path / "model.stan"
     stan_file.write_text(code, encoding="utf-8")
     result = subprocess.run(
@@ -297,13 +313,17 @@ def test_shifted_programs_pass_stanc(source: str, kw: dict, stanc: Path, tmp_pat
     assert result.returncode == 0, result.stderr + code
 
 
-def test_results_name_only_the_users_parameters() -> None:
-    fit = Model.from_string(ORDINAL).fit(
+@pytest.mark.parametrize(
+    "source, users",
+    [(ORDINAL, {"cutpoints", "a", "b", "sigma_a"}), (LOCATED, {"a", "u", "b", "abar", "sigma_a", "sigma_g"})],
+    ids=["ordinal", "located"],
+)
+def test_results_name_only_the_users_parameters(source: str, users: set[str]) -> None:
+    fit = Model.from_string(source).fit(
         _simulated(), chains=1, iter_warmup=150, iter_sampling=100, seed=3, progress=False
     )
     names = set(fit.idata.posterior.data_vars)
-    assert {"cutpoints", "a", "b", "sigma_a"} <= names
-    assert not {n for n in names if n.endswith(("_rel", "_mean", "_dev"))}, names
+    assert names == users, names
 
 
 # ---- the same posterior -----------------------------------------------------------------------------
