@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,10 @@ def stanc() -> Path:
     if path is None:
         pytest.skip("the official stanc3 was not found (pip install httpstan)")
     return path
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child a test sends Ctrl-C (SIGINT): restore SIGINT's default. A shell
+    without job control (a script running the suite with `&`) starts background jobs with
+    SIGINT ignored, and the child would inherit that; a user's process never has it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -28,6 +28,7 @@ import pytest
 from mlmdsl.backends.base import BackendError, SampleConfig, SamplerNoteWarning
 from mlmdsl.backends.cmdstan_backend import CmdStanBackend, cmdstan_version_string, find_cmdstan
 from mlmdsl.backends.cmdstan_cache import compiled_executable
+from tests.conftest import interruptible
 from tests.fake_cmdstan import compile_count, make_fake_cmdstan, process_alive
 from tests.test_backends import NORMAL_MODEL, normal_data
 
@@ -311,7 +312,7 @@ def test_interrupt_stops_every_chain(cmdstan: Setup, tmp_path: Path, how: str) -
     script = INTERRUPTED_SCRIPT.format(repo=str(REPO), warmup=warmup, sampling=sampling)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, preexec_fn=interruptible,
     )  # fmt: skip
     try:
         run_dir = _wait_for_chains(temp, 2, proc)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import interruptible
+
 MODEL = """\
 y[i] ~ Normal(mu[i], sigma)
 mu[i] = a[g[i]] + b * x[i]
@@ -139,7 +141,10 @@ def test_a_killed_worker_costs_no_replication(cluster, files) -> None:
 
 def test_ctrl_c_keeps_what_finished_and_a_rerun_resumes(cluster, files) -> None:
     out = files["dir"] / "interrupted"
-    run = subprocess.Popen(_sbc(files, cluster, out, 40), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        _sbc(files, cluster, out, 40), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
+    )
     done = out / "replications.csv"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and run.poll() is None:
