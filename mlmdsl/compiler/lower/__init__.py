@@ -8,7 +8,7 @@ building on the one before (imports point one way):
   declarations  data and parameters blocks, constraints inferred by the checker
   effects       transformed parameters: derived quantities, non-centred effects written with an
                 explicit standard normal (`alpha = abar + sigma_a * z_alpha`), correlated blocks,
-                and (with `shifts`) a varying intercept's mean sampled apart from its cutpoints
+                and (with `shifts`) a varying intercept's mean sampled apart from what it moves with
   glm           canonical-link shortcuts and Stan's GLM functions, planned per likelihood
   statements    the model block: row locals, likelihoods and priors in the user's order
   generated     log_lik and replicated outcomes, and the output schema
