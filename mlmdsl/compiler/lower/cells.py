@@ -320,17 +320,22 @@ class CellLikelihoods(GlmPlanning):
         ]
         return eta, cut.text, counts, below, above, k
 
+    def padded_cutpoints(self, cut: str, k: str, below: str, above: str, indent: str = "") -> list[Line]:
+        """The cutpoints padded to c[0] = -inf and c[K] = +inf, so that every category's
+        P(y = k) has both neighbours (the model block's and the generated quantities' forms)."""
+        return [
+            Line(f"{indent}vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
+            Line(f"{indent}vector[{k}] {above} = append_row({cut}, positive_infinity());"),
+        ]
+
     def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
         """As Statements.ordinal_likelihood, over the (cell, cutpoint) terms: with
         x = eta[cell] - c[k] per term, sum_rows log P(y) = term_n . log_inv_logit(x)
         - term_n_le . x + n_response . log1m_exp(c[k-1] - c[k])."""
         c = self.cell
         eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
-        lines = [
-            Line("{", comment + ", ordered_logistic written out"),
-            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
-            Line(f"  vector[{k}] {above} = append_row({cut}, positive_infinity());"),
-        ]
+        lines = [Line("{", comment + ", ordered_logistic written out")]
+        lines += self.padded_cutpoints(cut, k, below, above, "  ")
         if not (eta.vector and is_identifier(eta.text)):
             local = self.names.fresh("eta_cell")
             value = eta.text if eta.vector else f"rep_vector({eta.text}, {c.n})"

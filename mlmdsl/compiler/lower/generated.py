@@ -40,10 +40,7 @@ class Generated(Statements):
         below, above = self.names.fresh(f"{cut}_below"), self.names.fresh(f"{cut}_above")
         u, kk = self.names.fresh(f"{y}_u"), self.names.fresh("k")
         rows_eta = wrap(eta, 2) if eta.vector else f"rep_vector({eta.text}, N)"
-        lines = [
-            Line(f"vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
-            Line(f"vector[{k}] {above} = append_row({cut}, positive_infinity());"),
-        ]
+        lines = self.padded_cutpoints(cut, k, below, above)
         if self.cells and eta.vector:
             c = self.cell
             above_k = f"inv_logit({eta.text}[{c.row}] - {cut}[{kk}])[{c.of_row}]"

@@ -126,8 +126,7 @@ class Statements(ThreadedLikelihood):
         e = wrap(eta, 2)
         return [
             Line("{", comment),
-            Line(f"  vector[{k}] {below} = append_row(negative_infinity(), {cut});"),
-            Line(f"  vector[{k}] {above} = append_row({cut}, positive_infinity());"),
+            *self.padded_cutpoints(cut, k, below, above, "  "),
             Line(f"  target += sum(log_inv_logit({e} - {below}[{y}])) + sum(log_inv_logit({above}[{y}] - {e}))"),
             Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
             Line("}"),
