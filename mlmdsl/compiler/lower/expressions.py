@@ -7,6 +7,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import FUNCTIONS
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived
 from mlmdsl.compiler.lower.program import INT_MAX, PREC, Code, StanProgram, wrap
+from mlmdsl.compiler.lower.shifts import MeanShift
 from mlmdsl.compiler.names import NameTable
 
 
@@ -56,7 +57,7 @@ class Expressions:
         # effects, +1 for cutpoints or -1); `shift_plans` as planned, for Lowered.
         self.shifted: dict[str, tuple[str, str]] = {}
         self.shift_targets: dict[str, tuple[str, list[str], int]] = {}
-        self.shift_plans: tuple = ()
+        self.shift_plans: tuple[MeanShift, ...] = ()
 
     def _redirect(self, name: str, default: str) -> str:
         """A use of `p` reads the linear predictor only where p itself is never computed."""
