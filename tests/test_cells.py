@@ -29,6 +29,17 @@ b ~ Normal(0, 1)
 sigma ~ Exponential(1)
 """
 
+# x squared as well as x: not linear in x (compiler/lower/linear.py), so the cells are the
+# distinct (g, x), with a mean and a sum of squares each
+NORMAL_SQUARED = """
+y[i] ~ Normal(mu[i], sigma)
+mu[i] = a[g[i]] + b * x[i] + c * x[i]^2
+a[j] ~ Normal(0, 2)
+b ~ Normal(0, 1)
+c ~ Normal(0, 1)
+sigma ~ Exponential(1)
+"""
+
 # `sg`, not `s`: the shared table has a column `s`, and a group-level line on a column's name
 # models that column (docs/modelled-columns.md).
 NORMAL_SIGMA_PER_GROUP = """
@@ -180,13 +191,13 @@ def test_trolley_cells_are_the_distinct_person_and_story_features() -> None:
 def test_no_cells_when_every_row_is_its_own() -> None:
     df = _simulated()
     df["x"] = np.arange(len(df), dtype=float)  # a continuous predictor: every row differs
-    model = Model.from_string(NORMAL_SHARED_SIGMA)
+    model = Model.from_string(NORMAL_SQUARED)
     assert find_cells(model.checked, model.bind(df)) is None
 
 
 def test_normal_statistics_are_the_cell_means_and_sums_of_squares() -> None:
     df = _simulated()
-    model = Model.from_string(NORMAL_SHARED_SIGMA)
+    model = Model.from_string(NORMAL_SQUARED)
     cells = cells_of(model.checked, model.bind(df).stan_data)
     groups = df.groupby(["g", "x"])["y"]
     np.testing.assert_allclose(np.sort(cells.stan_data["cell_mean"]), np.sort(groups.mean().to_numpy()))
@@ -228,6 +239,7 @@ def _n_unconstrained(source: str, df: pd.DataFrame) -> int:
 
 CASES = {
     "normal, shared sigma": (NORMAL_SHARED_SIGMA, _simulated),
+    "normal, not linear in x": (NORMAL_SQUARED, _simulated),
     "normal, sigma per group": (NORMAL_SIGMA_PER_GROUP, _simulated),
     "poisson log link": (POISSON, lambda: _counts(_simulated())),
     "poisson identity": (POISSON_IDENTITY, lambda: _counts(_simulated())),
@@ -267,10 +279,10 @@ def test_trolley_log_density_over_cells_differs_by_a_constant() -> None:
 def test_a_dropped_within_cell_term_is_caught() -> None:
     """The planted fault: the Normal cells without `the spread within cells` line."""
     df = _simulated()
-    code = compile_source(NORMAL_SHARED_SIGMA, cells=True).stan_code
+    code = compile_source(NORMAL_SQUARED, cells=True).stan_code
     faulty = "\n".join(line for line in code.splitlines() if "target += -(N - N_cell)" not in line)
     assert faulty != code
-    diff = _check_constant_difference(NORMAL_SHARED_SIGMA, df, faulty)
+    diff = _check_constant_difference(NORMAL_SQUARED, df, faulty)
     assert np.ptp(diff) > 1.0
 
 

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlmdsl.compiler.ir import CheckedModel
-from mlmdsl.compiler.lower.cells import CELL_KINDS, cell_exposure, cell_key_vars, cell_kind, cell_names
+from mlmdsl.compiler.lower.cells import (
+    CELL_KINDS,
+    CellLinear,
+    cell_exposure,
+    cell_key_vars,
+    cell_kind,
+    cell_linear,
+    cell_names,
+)
 
 if TYPE_CHECKING:
     from mlmdsl.data.bind import BoundData
@@ -86,10 +94,33 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
         out[names.count] = rows.astype(float)
         out[names.mean] = mean
         out[names.ss] = ss
+        if (linear := cell_linear(model)) is not None:
+            out.update(_linear_statistics(linear, data, inverse, y - mean[inverse], rows))
     else:
         out.update(_ordinal_terms(names, inverse, y.astype(np.int64), int(data[_ordinal_k(model)])))
         out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
     return Cells(kind, n_rows, n_cells, inverse, out)
+
+
+def _linear_statistics(
+    linear: CellLinear, data: dict, inverse: np.ndarray, y_dev: np.ndarray, rows: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per cell, each linear column's mean and its sums of squares and products (with the
+    outcome and with each other column) about the cell means (compiler/lower/linear.py)."""
+    n_cells = len(rows)
+    out: dict[str, np.ndarray] = {}
+    dev: dict[str, np.ndarray] = {}
+    for dv in linear.form.columns:
+        x = np.asarray(data[dv.stan], dtype=float)
+        mean = np.bincount(inverse, weights=x, minlength=n_cells) / rows
+        dev[dv.name] = x - mean[inverse]
+        names = linear.columns[dv.name]
+        out[names.mean] = mean
+        out[names.ss] = np.bincount(inverse, weights=dev[dv.name] ** 2, minlength=n_cells)
+        out[names.sp] = np.bincount(inverse, weights=dev[dv.name] * y_dev, minlength=n_cells)
+    for (x, z), name in linear.cross.items():
+        out[name] = np.bincount(inverse, weights=dev[x] * dev[z], minlength=n_cells)
+    return out
 
 
 def _ordinal_k(model: CheckedModel) -> str:

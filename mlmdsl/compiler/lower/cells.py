@@ -42,6 +42,7 @@ from typing import Literal
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Likelihood
 from mlmdsl.compiler.lower.glm import GlmPlanning
+from mlmdsl.compiler.lower.linear import ColumnNames, LinearForm, column_names, cross_names, linear_form
 from mlmdsl.compiler.lower.program import Code, Line, is_identifier, stmt_comment, wrap
 
 # Outcome family -> the kind of sufficient statistics its cells carry.
@@ -76,10 +77,14 @@ class CellNames:
     exposure: str = "cell_exposure"  # poisson with an exposure: its mean per cell (see cell_exposure)
 
 
+def _taken(model: CheckedModel) -> set[str]:
+    taken = set(model.stan_names.values()) | {d.stan for d in model.data} | {"N"}
+    return taken | {g.stan_size for g in model.groupings.values()} | {o.stan_k for o in model.ordinals}
+
+
 def cell_names(model: CheckedModel) -> CellNames:
     """CellNames, each made distinct from every name the model's program already uses."""
-    taken = set(model.stan_names.values()) | {d.stan for d in model.data} | {"N"}
-    taken |= {g.stan_size for g in model.groupings.values()} | {o.stan_k for o in model.ordinals}
+    taken = _taken(model)
     chosen = {}
     for f in fields(CellNames):
         name = f.default
@@ -104,6 +109,24 @@ def cell_kind(model: CheckedModel) -> str | None:
     if lk.censoring is not None or lk.truncated:  # each row's own bound or censoring: no cells
         return None
     return CELL_KINDS.get(lk.family.name)
+
+
+@dataclass(frozen=True)
+class CellLinear:
+    """A Normal likelihood's mean, linear in some row columns (lower/linear.py), and the Stan
+    names of those columns' cell statistics."""
+
+    form: LinearForm
+    columns: dict[str, ColumnNames]  # user name of the column -> its statistics' names
+    cross: dict[tuple[str, str], str]  # a pair of columns -> their cross product's name
+
+
+def cell_linear(model: CheckedModel) -> CellLinear | None:
+    """The linear form of the cells' Normal likelihood, or None (plain cells)."""
+    if cell_kind(model) != "normal" or (form := linear_form(model)) is None:
+        return None
+    taken = _taken(model) | {getattr(cell_names(model), f.name) for f in fields(CellNames)}
+    return CellLinear(form, column_names(model, form, taken), cross_names(form, taken))
 
 
 @dataclass(frozen=True)
@@ -185,12 +208,15 @@ def cell_exposure(model: CheckedModel) -> Exposure | None:
 
 def cell_key_vars(model: CheckedModel) -> list:
     """The row-level data a cell's rows share: every row column the program reads except the
-    outcome and trials (which are summed) and a Poisson exposure (also summed)."""
+    outcome and trials (which are summed), a Poisson exposure (also summed) and a Normal mean's
+    linear columns (summarised, lower/linear.py)."""
     exposure = cell_exposure(model)
-    skip = exposure.column.stan if exposure is not None else None
+    skip = {exposure.column.stan} if exposure is not None else set()
+    if (linear := cell_linear(model)) is not None:
+        skip |= {dv.stan for dv in linear.form.columns}
     return [
         d for d in model.data
-        if d.level == ROWS and d.in_stan and d.kind in ("index", "predictor") and d.stan != skip
+        if d.level == ROWS and d.in_stan and d.kind in ("index", "predictor") and d.stan not in skip
     ]
 
 
@@ -249,6 +275,16 @@ class CellLikelihoods(GlmPlanning):
             out.append(Line(f"vector<lower=1>[{c.n}] {c.count};", "rows per cell"))
             out.append(Line(f"vector[{c.n}] {c.mean};", f"mean {lk.outcome} per cell"))
             out.append(Line(f"vector<lower=0>[{c.n}] {c.ss};", f"sum of squares of {lk.outcome} about its cell mean"))
+            if (linear := cell_linear(self.m)) is not None:
+                for dv in linear.form.columns:
+                    names = linear.columns[dv.name]
+                    out.append(Line(f"vector[{c.n}] {names.mean};", f"mean {dv.name} per cell"))
+                    ss = f"sum of squares of {dv.name} about its cell mean"
+                    sp = f"sum of products of {dv.name} and {lk.outcome} about their cell means"
+                    out.append(Line(f"vector<lower=0>[{c.n}] {names.ss};", ss))
+                    out.append(Line(f"vector[{c.n}] {names.sp};", sp))
+                for (x, z), name in linear.cross.items():
+                    out.append(Line(f"vector[{c.n}] {name};", f"sum of products of {x} and {z} about their cell means"))
         else:
             o = self.m.ordinal(lk.outcome)
             assert o is not None
@@ -284,6 +320,8 @@ class CellLikelihoods(GlmPlanning):
         return self.ordinal_cells(lk, y, codes, comment)
 
     def normal_cells(self, codes: list[Code], comment: str) -> list[Line]:
+        if (linear := cell_linear(self.m)) is not None:
+            return self.linear_cells(linear, self.as_real(codes[1]), comment)
         c = self.cell
         mu, sigma = (self.as_real(x) for x in codes)
         sqrt_n = self.names.fresh(f"sqrt_{c.count}")
@@ -300,6 +338,67 @@ class CellLikelihoods(GlmPlanning):
             self.out.transformed_data.append(Line(f"real {total} = sum({c.ss});"))
             within = f"target += -(N - {c.n}) * log({sigma.text}) - 0.5 * {total} / square({sigma.text});"
         lines.append(Line(within, "the spread within cells"))
+        return lines
+
+    def linear_cells(self, linear: CellLinear, sigma: Code, comment: str) -> list[Line]:
+        """The Normal likelihood over cells with the mean linear in some columns (lower/linear.py):
+        per cell, the mean's coefficient of each column and its value at the cell's mean
+        columns, then the sum of squares from the cell statistics."""
+        c, form, lk = self.cell, linear.form, self.m.likelihoods[0]
+        stmt = lk.stmt
+        lines = [Line("{", comment + "; its mean linear in " + ", ".join(dv.name for dv in form.columns))]
+        slopes: list[Code] = []
+        for dv, slope in zip(form.columns, form.slopes, strict=True):
+            code = self.as_real(self.expr(slope, stmt))
+            if code.vector and not is_identifier(code.text):
+                local = self.names.fresh(f"{form.mean_name}_{dv.stan}")
+                what = f"{form.mean_name}'s slope on {dv.name} in each cell"
+                lines.append(Line(f"  vector[{c.n}] {local} = {code.text};", what))
+                code = Code(local, True)
+            slopes.append(code)
+        parts = [] if form.intercept is None else [self.as_real(self.expr(form.intercept, stmt))]
+        for dv, g in zip(form.columns, slopes, strict=True):
+            parts.append(Code(f"{wrap(g, 2)} {'.*' if g.vector else '*'} {linear.columns[dv.name].mean}", True, prec=2))
+        at_mean = self.names.fresh(f"{form.mean_name}_mean")
+        text = " + ".join(wrap(p, 1) for p in parts)
+        at = f"{form.mean_name} at each cell's mean " + ", ".join(dv.name for dv in form.columns)
+        lines.append(Line(f"  vector[{c.n}] {at_mean} = {text};", at))
+
+        # The sum of squares of y - mu over each cell's rows, as groups (one per column) of
+        # (factor, statistic, value): n (mu_mean - ybar)^2, then per column
+        # ss_k g_k^2 - 2 sp_k g_k + 2 sum_l>k sp_kl g_k g_l, then Syy
+        groups = [[("", c.count, Code(f"square({at_mean} - {c.mean})", True))]]
+        cols = list(zip(form.columns, slopes, strict=True))
+        for k, (dv, g) in enumerate(cols):
+            names = linear.columns[dv.name]
+            group = [("+ ", names.ss, Code(f"square({g.text})", g.vector)), ("- 2 * ", names.sp, g)]
+            for z, h in cols[k + 1 :]:
+                op = ".*" if g.vector and h.vector else "*"
+                both = Code(f"{wrap(g, 2)} {op} {wrap(h, 2)}", g.vector or h.vector, prec=2)
+                group.append(("+ 2 * ", linear.cross[(dv.name, z.name)], both))
+            groups.append(group)
+        what = f"the sum over rows of ({lk.outcome} - {form.mean_name})^2, from each cell's statistics"
+        if sigma.vector:  # sigma differs between cells: the sums per cell, each over its sigma
+            rss = self.names.fresh("rss_cell")
+            parts = [" ".join(f"{f}{stat} {'.*' if v.vector else '*'} {wrap(v, 3)}" for f, stat, v in gr)
+                     for gr in groups]
+            lines.append(Line(f"  vector[{c.n}] {rss} = {parts[0]}", what + ", per cell"))
+            lines += [Line(f"    {p}") for p in parts[1:]]
+            lines.append(Line(f"    + {c.ss};"))
+            sd = sigma.text
+            lines.append(Line(f"  target += -dot_product({c.count}, log({sd}))"))
+            lines.append(Line(f"            - 0.5 * dot_product({rss}, inv_square({sd}));"))
+        else:
+            total = self.names.fresh(f"{c.ss}_total")
+            self.out.transformed_data.append(Line(f"real {total} = sum({c.ss});"))
+            # a value the same in every cell multiplies the statistic's total
+            parts = [" ".join(f"{f}dot_product({stat}, {v.text})" if v.vector else f"{f}{wrap(v, 2)} * sum({stat})"
+                              for f, stat, v in gr) for gr in groups]
+            s = wrap(sigma, 3)
+            lines.append(Line(f"  target += -N * log({s}) - 0.5 * ({parts[0]}", what))
+            lines += [Line(f"            {p}") for p in parts[1:]]
+            lines.append(Line(f"            + {total}) / square({s});"))
+        lines.append(Line("}"))
         return lines
 
     def ordinal_terms(self, lk: Likelihood, y: str, codes: list[Code]) -> tuple[Code, str, str, str, str, str]:

@@ -7,6 +7,7 @@ from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
 from mlmdsl.compiler.lower import families_extra, modelled
+from mlmdsl.compiler.lower.cells import cell_linear
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
 from mlmdsl.compiler.lower.threads import ThreadedLikelihood
 
@@ -41,7 +42,10 @@ class Statements(ThreadedLikelihood):
         glms = {} if self.cells or self.threads else {
             id(lk.stmt): g for lk in self.m.likelihoods if (g := self.plan_glm(lk)) is not None
         }
-        needed = self.needed_row_derived(frozenset(g.derived for g in glms.values()))
+        inlined = frozenset(g.derived for g in glms.values())
+        if self.cells and (linear := cell_linear(self.m)) is not None:
+            inlined |= linear.form.inlined  # the cells' sums replace the row-level mean
+        needed = self.needed_row_derived(inlined)
         if not self.threads:  # with threads they are computed per slice, in the partial sum
             self.out.model.extend(self.row_locals(needed))
         self.plans = plans
