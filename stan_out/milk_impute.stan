@@ -48,7 +48,8 @@ generated quantities {
   {
     // line 5: mu[i] = a + bB * B[i] + bM * M[i]
     vector[N] mu = a + bB * B + bM * M;
-    for (n in 1:N) log_lik[n] = normal_lpdf(K_2[n] | mu[n], sigma);
+    // normal_lpdf of each row
+    log_lik = -0.5 * square((K_2 - mu) / sigma) - log(sigma) - 0.5 * log(2 * pi());
     K_2_rep = normal_rng(mu, sigma);
   }
 }

@@ -48,7 +48,8 @@ generated quantities {
   {
     // line 5: mu[i] = a_class[class[i]]
     vector[N] mu = a_class[class];
-    for (n in 1:N) log_lik[n] = normal_lpdf(score[n] | mu[n], sigma);
+    // normal_lpdf of each row
+    log_lik = -0.5 * square((score - mu) / sigma) - log(sigma) - 0.5 * log(2 * pi());
     score_rep = normal_rng(mu, sigma);
   }
 }

@@ -26,7 +26,8 @@ generated quantities {
   {
     // line 4: mu[i] = alpha[id[i]]
     vector[N] mu = alpha[id];
-    for (n in 1:N) log_lik[n] = normal_lpdf(con[n] | mu[n], sigma);
+    // normal_lpdf of each row
+    log_lik = -0.5 * square((con - mu) / sigma) - log(sigma) - 0.5 * log(2 * pi());
     con_rep = normal_rng(mu, sigma);
   }
 }

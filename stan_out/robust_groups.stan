@@ -43,7 +43,8 @@ generated quantities {
   {
     // line 4: mu[i] = a[group[i]] + b[block[i]]
     vector[N] mu = a[group] + b[block];
-    for (n in 1:N) log_lik[n] = normal_lpdf(y[n] | mu[n], sigma);
+    // normal_lpdf of each row
+    log_lik = -0.5 * square((y - mu) / sigma) - log(sigma) - 0.5 * log(2 * pi());
     y_rep = normal_rng(mu, sigma);
   }
 }

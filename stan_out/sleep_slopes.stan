@@ -45,7 +45,8 @@ generated quantities {
   {
     // line 4: mu[i] = a[Subject[i]] + b[Subject[i]] * Days[i]
     vector[N] mu = a[Subject] + b[Subject] .* Days;
-    for (n in 1:N) log_lik[n] = normal_lpdf(Reaction[n] | mu[n], sigma);
+    // normal_lpdf of each row
+    log_lik = -0.5 * square((Reaction - mu) / sigma) - log(sigma) - 0.5 * log(2 * pi());
     Reaction_rep = normal_rng(mu, sigma);
   }
 }
