@@ -188,7 +188,8 @@ class Effects(Declarations):
         The centred density is written vectorised, as what `multi_normal_cholesky` computes per
         level: the effects standardised by the Cholesky factor L of Sigma, all at once, are
         standard normal, and each level adds -log|L|. One solve over the K x N_g matrix and one
-        `std_normal` cost less than N_g calls (sleepstudy: ~6.6 -> ~5.0 us per leapfrog step)."""
+        `std_normal` cost less than N_g calls (sleepstudy: about 15-25% less per leapfrog step;
+        docs/sampling.md)."""
         comment = stmt_comment(self.m, b.stmt)
         if not b.centered:
             return [Line(f"to_vector({b.z}) ~ std_normal();", comment)]
