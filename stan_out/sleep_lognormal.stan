@@ -27,7 +27,9 @@ model {
   // line 6: c(a, b)[j] ~ multi_normal(c(abar, bbar), Rho, tau) @centered
   {
     matrix[2, 2] L_Sigma_r_Subject = diag_pre_multiply(tau, L_Rho);
-    for (g in 1:N_Subject) r_Subject[g] ~ multi_normal_cholesky([abar, bbar], L_Sigma_r_Subject);
+    // all levels at once: the effects standardised by L_Sigma_r_Subject, and its log det per level
+    to_vector(mdivide_left_tri_low(L_Sigma_r_Subject, (r_Subject - rep_matrix([abar, bbar], N_Subject))')) ~ std_normal();
+    target += -N_Subject * sum(log(diagonal(L_Sigma_r_Subject)));
   }
   // line 7: abar ~ dnorm(5.5, 1)
   abar ~ normal(5.5, 1);

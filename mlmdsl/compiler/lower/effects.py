@@ -183,25 +183,34 @@ class Effects(Declarations):
         return f"[{', '.join(c.text for c in codes)}]"
 
     def block_statements(self, b: Correlated) -> list[Line]:
-        """The model block's side of a block: standard normals, or the centred density."""
+        """The model block's side of a block: standard normals, or the centred density.
+
+        The centred density is written vectorised, as what `multi_normal_cholesky` computes per
+        level: the effects standardised by the Cholesky factor L of Sigma, all at once, are
+        standard normal, and each level adds -log|L|. One solve over the K x N_g matrix and one
+        `std_normal` cost less than N_g calls (sleepstudy: about 15-25% less per leapfrog step;
+        docs/sampling.md)."""
         comment = stmt_comment(self.m, b.stmt)
         if not b.centered:
             return [Line(f"to_vector({b.z}) ~ std_normal();", comment)]
         n = self.size_of(b.grouping)
         scales = self.m.stan_names[b.scales]
         chol = self.names.fresh(f"L_Sigma_{b.block}")
-        g = self.names.fresh("g")
         codes = [self.as_real(self.expr(m, b.stmt)) for m in b.means]
         lines = [
             Line("{", comment),
             Line(f"  matrix[{b.size}, {b.size}] {chol} = diag_pre_multiply({scales}, {b.chol});"),
         ]
-        if any(c.vector for c in codes):
-            mean = self.names.fresh(f"mu_{b.block}")
-            lines.append(Line(f"  matrix[{n}, {b.size}] {mean} = {self.block_mean(b)};"))
-            row = f"{mean}[{g}]"
-        else:
-            row = self.mean_row(codes)
-        lines.append(Line(f"  for ({g} in 1:{n}) {b.block}[{g}] ~ multi_normal_cholesky({row}, {chol});"))
-        lines.append(Line("}"))
+        mean = self.block_mean(b)
+        if mean is not None and any(c.vector for c in codes):
+            local = self.names.fresh(f"mu_{b.block}")
+            lines.append(Line(f"  matrix[{n}, {b.size}] {local} = {mean};"))
+            mean = local
+        centred = b.block if mean is None else f"({b.block} - {mean})"
+        lines += [
+            Line(f"  // all levels at once: the effects standardised by {chol}, and its log det per level"),
+            Line(f"  to_vector(mdivide_left_tri_low({chol}, {centred}')) ~ std_normal();"),
+            Line(f"  target += -{n} * sum(log(diagonal({chol})));"),
+            Line("}"),
+        ]
         return lines
