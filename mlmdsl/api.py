@@ -245,7 +245,7 @@ class Model:
         sufficient_statistics: bool = True,
         threads_per_chain: int = 1,
         init: str = "random",
-        init_metric: str = "unit",
+        init_metric: str = "pilot",
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -268,9 +268,12 @@ class Model:
         `init` ("random" or "pathfinder"): where the chains start; "pathfinder" fits a
         single-path Pathfinder approximation first and starts each chain from a draw of it.
 
-        `init_metric` ("unit" or "gradient"): the inverse metric warm-up starts from: Stan's
-        identity, or nutpie's 1 / |gradient| at each chain's random start (needs
-        init="random"; docs/performance.md)."""
+        `init_metric` ("pilot", "unit" or "gradient"): how warm-up finds the parameters'
+        scales. "pilot" (the default; with at least 400 warm-up iterations) first runs 150
+        warm-up iterations with trees of at most 32 steps, then the rest of the warm-up from
+        their last draw, metric and step size; "unit" is Stan's own warm-up from the identity;
+        "gradient" starts it from nutpie's 1 / |gradient| at each chain's random start (needs
+        init="random"). docs/performance.md."""
         from mlmdsl.backends.base import SampleConfig
         from mlmdsl.backends.registry import get_backend
         from mlmdsl.data.matrices import split_data

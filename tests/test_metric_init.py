@@ -109,7 +109,8 @@ def test_starts_are_uniform_on_minus_two_two_and_one_stream_per_seed_and_chain()
     [
         ({"init_metric": "unit"}, None),
         ({"init_metric": "gradient"}, None),
-        ({"init_metric": "Gradient"}, "init_metric must be one of unit, gradient, got 'Gradient'"),
+        ({"init_metric": "Gradient"}, "init_metric must be one of unit, gradient, pilot, got 'Gradient'"),
+        ({"init_metric": "pilot", "init": "pathfinder"}, None),
         ({"init_metric": "diag_e"}, "init_metric must be one of unit, gradient"),
         ({"init_metric": "gradient", "init": "pathfinder"}, 'init_metric="gradient" needs init="random"'),
         ({"init_metric": "unit", "init": "pathfinder"}, None),

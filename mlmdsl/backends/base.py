@@ -126,7 +126,9 @@ INITS = ("random", "pathfinder")
 # The inverse metric each chain's warm-up starts from: "unit" is Stan's identity; "gradient" is
 # nutpie's 1 / |gradient| at the chain's start, per coordinate (mlmdsl/backends/metric_init.py).
 # "gradient" draws the random start itself, so it needs init="random".
-INIT_METRICS = ("unit", "gradient")
+# "pilot" warms up first for PILOT_WARMUP iterations with shallow trees, then from its metric
+# (mlmdsl/backends/pilot.py).
+INIT_METRICS = ("unit", "gradient", "pilot")
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class SampleConfig:
     # with STAN_THREADS). 1 = none.
     threads_per_chain: int = 1
     init: str = "random"  # one of INITS
-    init_metric: str = "unit"  # one of INIT_METRICS
+    init_metric: str = "pilot"  # one of INIT_METRICS
 
     def __post_init__(self) -> None:
         if self.init not in INITS:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from mlmdsl.backends.cmdstan_cache import (
 )
 from mlmdsl.backends.cmdstan_run import ChainRun, count_nonfatal, first_cause, run_chains
 from mlmdsl.backends.metric_init import inverse_metric_from_gradient
+from mlmdsl.backends.pilot import PILOT_DEPTH, PILOT_WARMUP, main_warmup, pilot_seed, uses_pilot
 from mlmdsl.backends.progress import ChainProgress
 from mlmdsl.backends.stan_csv import PipeReader, can_stream, read_stan_csv
 
@@ -212,20 +214,26 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
     write_stan_json(str(data_file), data)
     inits = _pathfinder_inits(exe, data_file, config, seed, run_dir, prefix) if config.init == "pathfinder" else None
     metric_files = None
+    step_sizes = None
+    warmup = config.iter_warmup
     if config.init_metric == "gradient":
         inits, metric_files = _gradient_starts(exe, data_file, config, seed, run_dir, prefix)
-    total = config.iter_warmup + config.iter_sampling
+    elif uses_pilot(config.init_metric, config.iter_warmup):
+        inits, metric_files, step_sizes = _pilot_starts(exe, data_file, config, seed, run_dir, prefix, inits)
+        warmup = main_warmup(config.iter_warmup)
+    total = warmup + config.iter_sampling
     args = CmdStanArgs(
         model_name="model",
         model_exe=str(exe),
         chain_ids=list(range(1, config.chains + 1)),
         method_args=SamplerArgs(
-            iter_warmup=config.iter_warmup,
+            iter_warmup=warmup,
             iter_sampling=config.iter_sampling,
             adapt_delta=config.adapt_delta,
             max_treedepth=config.max_treedepth,
             metric_type="diag_e" if metric_files else None,
             metric_file=metric_files,
+            step_size=step_sizes,
         ),
         data=str(data_file),
         seed=seed,
@@ -244,6 +252,7 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
                 command=_with_threads(args.compose_command(index, str(csv_file)), config.threads_per_chain),
                 csv_file=csv_file,
                 console_file=run_dir / f"{prefix}_{index + 1}-stdout.txt",
+                offset=config.iter_warmup - warmup,
             )
         )
     return runs
@@ -331,6 +340,84 @@ def _gradient_starts(
         inits.append(str(init_file))
         metrics.append(str(metric_file))
     return inits, metrics
+
+
+def _pilot_starts(
+    exe: Path, data_file: Path, config: SampleConfig, seed: int, run_dir: Path, prefix: str,
+    inits: list[str] | None,
+) -> tuple[list[str], list[str], list[float]]:
+    """init_metric="pilot" (pilot.py): per chain, PILOT_WARMUP warm-up iterations with trees of
+    depth PILOT_DEPTH and one draw (from `inits`, Pathfinder's, if given), then the draw as the
+    chain's init file, the adapted diagonal inverse metric as its metric file, and the adapted
+    step size (both from the CSV's adaptation comments)."""
+    import subprocess
+
+    from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
+    from cmdstanpy.utils import write_stan_json
+
+    chain_ids = list(range(1, config.chains + 1))
+    args = CmdStanArgs(
+        model_name="model",
+        model_exe=str(exe),
+        chain_ids=chain_ids,
+        method_args=SamplerArgs(
+            iter_warmup=PILOT_WARMUP, iter_sampling=1, adapt_delta=config.adapt_delta,
+            max_treedepth=min(PILOT_DEPTH, config.max_treedepth),
+        ),
+        data=str(data_file),
+        seed=pilot_seed(seed),
+        inits=inits,
+        output_dir=str(run_dir),
+        sig_figs=SIG_FIGS,
+        refresh=PILOT_WARMUP + 1,
+    )
+    csv_files = [run_dir / f"{prefix}-pilot-{chain}.csv" for chain in chain_ids]
+
+    def pilot(index: int) -> subprocess.CompletedProcess[str]:
+        command = _with_threads(args.compose_command(index, str(csv_files[index])), config.threads_per_chain)
+        return subprocess.run(command, capture_output=True, text=True, cwd=run_dir)
+
+    try:  # the chains' pilots side by side, as their sampling runs will be
+        with ThreadPoolExecutor(max_workers=_parallel_chains(config)) as pool:
+            results = list(pool.map(pilot, range(len(chain_ids))))
+    except KeyboardInterrupt:
+        message = f"Sampling interrupted during the pilot warm-up (no draws yet); its files are kept in {run_dir}"
+        print(message, file=sys.stderr, flush=True)
+        raise SamplingInterrupted(message, tuple(p for p in csv_files if p.exists())) from None
+    starts, metrics, steps = [], [], []
+    for chain, csv_file, done in zip(chain_ids, csv_files, results, strict=True):
+        if done.returncode != 0:
+            raise BackendError(
+                f'init_metric="pilot": CmdStan\'s pilot warm-up failed for chain {chain} (seed {seed}; files '
+                f'in {run_dir}); init_metric="unit" skips it: {first_cause(done.stdout + done.stderr, done.returncode)}'
+            )
+        csv = read_stan_csv(csv_file)
+        step, inv_metric = _adaptation(csv.comments)
+        draws, _ = csv.arrays()
+        # Every column of the last draw: CmdStan reads the parameters by name and ignores the rest.
+        init_file = run_dir / f"{prefix}-init-{chain}.json"
+        write_stan_json(str(init_file), {name: values[0, -1] for name, values in draws.items()})
+        metric_file = run_dir / f"{prefix}-metric-{chain}.json"
+        write_stan_json(str(metric_file), {"inv_metric": inv_metric})
+        starts.append(str(init_file))
+        metrics.append(str(metric_file))
+        steps.append(step)
+    return starts, metrics, steps
+
+
+def _adaptation(comments: list[str]) -> tuple[float, list[float]]:
+    """The step size and diagonal inverse metric CmdStan writes after warm-up:
+    `# Step size = 0.3`, `# Diagonal elements of inverse mass matrix:`, `# 0.1, 0.2, ...`."""
+    step, metric = None, None
+    for k, line in enumerate(comments):
+        text = line.lstrip("#").strip()
+        if text.startswith("Step size ="):
+            step = float(text.split("=", 1)[1])
+        elif text.startswith("Diagonal elements of inverse mass matrix") and k + 1 < len(comments):
+            metric = [float(x) for x in comments[k + 1].lstrip("#").split(",")]
+    if step is None or metric is None:
+        raise BackendError('init_metric="pilot": CmdStan\'s pilot wrote no adapted step size and metric')
+    return step, metric
 
 
 def _with_threads(command: list[str], threads: int) -> list[str]:

@@ -42,6 +42,7 @@ class ChainRun:
     command: list[str]
     csv_file: Path
     console_file: Path
+    offset: int = 0  # iterations done before this run (a pilot warm-up), for the progress bar
     process: subprocess.Popen[bytes] | None = None
     returncode: int | None = None
     _console: IO[bytes] | None = field(default=None, repr=False)
@@ -161,7 +162,7 @@ def _read_progress(run: ChainRun, progress: ChainProgress) -> None:
     for line in lines:
         match = _PROGRESS.search(line)
         if match is not None:
-            progress.update(run.chain, int(match[1]), match[3] == "Warmup")
+            progress.update(run.chain, int(match[1]) + run.offset, match[3] == "Warmup")
 
 
 # --- reading a chain's console -------------------------------------------------------------

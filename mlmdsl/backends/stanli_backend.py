@@ -27,6 +27,7 @@ from mlmdsl.backends.base import (
     resolve_seed,
 )
 from mlmdsl.backends.metric_init import ChainStart, chain_starts
+from mlmdsl.backends.pilot import PILOT_DEPTH, PILOT_WARMUP, main_warmup, parameter_names, pilot_seed, uses_pilot
 from mlmdsl.backends.progress import ChainProgress
 
 _T = TypeVar("_T")
@@ -63,9 +64,15 @@ class StanliBackend:
             backend="stanli",
         )
         messages = _ProgressReader(progress)
+        pilot = None
         with progress, contextlib.redirect_stdout(messages):
+            if uses_pilot(config.init_metric, config.iter_warmup):
+                pilot = _call_converting_warnings(lambda: _pilot(model, config, seed, stan_code), notes)
+                for chain in range(1, config.chains + 1):  # the pilot is the warm-up's first part
+                    progress.update(chain, PILOT_WARMUP + 1, True)
+                messages.offset = PILOT_WARMUP + 1
             fit = _call_converting_warnings(
-                lambda: _run_sampler(model, config, seed, starts, self.warmup_stats), notes
+                lambda: _run_sampler(model, config, seed, starts, self.warmup_stats, pilot), notes
             )
         elapsed = time.perf_counter() - start
         draws, stats = _draws(fit), _sampler_stats(fit, stanli.SAMPLER_COLUMNS)
@@ -75,11 +82,13 @@ class StanliBackend:
             "warnings": notes,
             "sampler_messages": messages.other_lines,
             "init_metric": config.init_metric,
+            # the shallow-tree pilot warm-up ran first (mlmdsl/backends/pilot.py)
+            "pilot": pilot is not None,
         }
         if starts is not None:
             info["init_tries"] = [s.tries for s in starts]
-        if self.warmup_stats:
-            cut = config.iter_warmup
+        if self.warmup_stats:  # the fit's own warm-up (after the pilot, if one ran)
+            cut = main_warmup(config.iter_warmup) if pilot is not None else config.iter_warmup
             info["warmup_sampler_stats"] = {k: v[:, :cut] for k, v in stats.items()}
             draws = {k: v[:, cut:] for k, v in draws.items()}
             stats = {k: v[:, cut:] for k, v in stats.items()}
@@ -114,31 +123,68 @@ def _build_model(stanli: Any, stan_code: str, data: dict[str, Any], seed: int) -
         ) from exc
 
 
+def _pilot(model: Any, config: SampleConfig, seed: int, stan_code: str) -> dict[str, Any]:
+    """init_metric="pilot" (pilot.py): PILOT_WARMUP warm-up iterations with shallow trees and
+    one draw, silent; returns where the fit's own warm-up starts: each chain's last draw
+    (unconstrained), its adapted inverse metric, and the chains' mean step size."""
+    try:
+        first = model.sample(
+            chains=config.chains,
+            seed=pilot_seed(seed),
+            warmup=PILOT_WARMUP,
+            samples=1,
+            delta=config.adapt_delta,
+            max_depth=min(PILOT_DEPTH, config.max_treedepth),
+            refresh=0,
+            parallel_chains=config.parallel_chains,
+            threads_per_chain=config.threads_per_chain,
+            pathfinder_init={} if config.init == "pathfinder" else None,
+        )
+        names = parameter_names(stan_code)
+        inits = np.stack([
+            model.unconstrain({name: np.asarray(first.draws(name))[chain, -1] for name in names})
+            for chain in range(config.chains)
+        ])
+    except (RuntimeError, ValueError) as exc:
+        raise BackendError(f"stanli's pilot warm-up failed: {exc}") from exc
+    return {"inits": inits, "inv_metric": first.inv_metric, "step_size": float(np.mean(first.step_size))}
+
+
 def _run_sampler(
-    model: Any, config: SampleConfig, seed: int, starts: list[ChainStart] | None = None, save_warmup: bool = False
+    model: Any,
+    config: SampleConfig,
+    seed: int,
+    starts: list[ChainStart] | None = None,
+    save_warmup: bool = False,
+    pilot: dict[str, Any] | None = None,
 ) -> Any:
     # Given starts (init_metric="gradient"): one unconstrained start and one diagonal inverse
-    # metric per chain; stanli's window adaptation replaces the metric as usual.
+    # metric per chain; stanli's window adaptation replaces the metric as usual. After a pilot
+    # (init_metric="pilot"): its last draws, metric and step size, and the rest of the warm-up.
     given: dict[str, Any] = {}
+    warmup = config.iter_warmup
     if starts is not None:
         given = {
             "inits": np.stack([s.position for s in starts]),
             "inv_metric": np.stack([s.inv_metric for s in starts]),
         }
+    if pilot is not None:
+        given, warmup = dict(pilot), main_warmup(config.iter_warmup)
     # KeyboardInterrupt is deliberately not caught: stanli stops every chain and re-raises it.
     try:
         return model.sample(
             chains=config.chains,
             seed=seed,
-            warmup=config.iter_warmup,
+            warmup=warmup,
             samples=config.iter_sampling,
             delta=config.adapt_delta,
             max_depth=config.max_treedepth,
             refresh=config.refresh if config.shows_progress else 0,
             parallel_chains=config.parallel_chains,
             threads_per_chain=config.threads_per_chain,
-            # {}: stanli's defaults (1000 iterations, 25 ELBO draws, history 5), from this seed.
-            pathfinder_init={} if config.init == "pathfinder" else None,
+            # {}: stanli's defaults (1000 iterations, 25 ELBO draws, history 5), from this seed;
+            # after a pilot the chains start where it ended (it started from Pathfinder's draws).
+            pathfinder_init={} if config.init == "pathfinder" and pilot is None else None,
             save_warmup=save_warmup,
             **given,
         )
@@ -157,6 +203,7 @@ class _ProgressReader(io.TextIOBase):
     def __init__(self, progress: ChainProgress) -> None:
         super().__init__()
         self.progress = progress
+        self.offset = 0  # iterations already done before this run (a pilot warm-up)
         self.other_lines: list[str] = []
         self._pending = ""
         self._lock = threading.Lock()
@@ -176,7 +223,7 @@ class _ProgressReader(io.TextIOBase):
         match = _PROGRESS_LINE.search(line)
         if match is not None:
             chain, done, _total, phase = match.groups()
-            self.progress.update(int(chain), int(done), phase == "Warmup")
+            self.progress.update(int(chain), int(done) + self.offset, phase == "Warmup")
         elif line.strip():
             self.other_lines.append(line.strip())
 

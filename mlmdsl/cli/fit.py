@@ -152,9 +152,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--init-metric",
         choices=INIT_METRICS,
-        default="unit",
-        help="the inverse metric warm-up starts from: unit (Stan's identity) or gradient "
-        "(1/|gradient| at each chain's random start, as nutpie; needs --init random)",
+        default="pilot",
+        help="how warm-up finds the scales: pilot (default: 150 warm-up iterations with trees of at "
+        "most 32 steps first, then the rest from their metric; needs --iter-warmup >= 400, else unit), "
+        "unit (Stan's identity) or gradient (1/|gradient| at each chain's random start, as nutpie; "
+        "needs --init random)",
     )
     p.add_argument(
         "--no-sufficient-statistics",

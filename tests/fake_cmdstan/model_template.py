@@ -17,7 +17,8 @@
 # Also, as CmdStan: `info` prints the version; `log_prob constrained_params=F` writes lp__ and the
 # gradient of a standard normal density on PARAMS (-x); `algorithm=fixed_param` starts every
 # parameter at uniform(-2, 2) from (seed, id) and repeats that start as each draw; a sampling
-# run echoes its `init` and `metric_file` arguments, as CmdStan prints its configuration.
+# run echoes its `init`, `metric_file`, `stepsize` and `num_warmup` arguments, as CmdStan prints its
+# configuration.
 import json
 import os
 import random
@@ -78,6 +79,8 @@ print("method = sample (Default)")
 print(f"id = {chain}")
 print(f"init = {args.get('init', '2 (Default)')}")
 print(f"metric_file = {args.get('metric_file', '(Default)')}")
+print(f"stepsize = {args.get('stepsize', '1 (Default)')}")
+print(f"num_warmup = {args.get('num_warmup', '1000 (Default)')}")
 print()
 sys.stdout.flush()
 
