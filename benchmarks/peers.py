@@ -7,7 +7,8 @@
 For each model (benchmarks/specs.py) and seed, in this process one after the other:
 - ours, as `Model.fit` runs it, in variants: `default` (Model.fit's defaults: sufficient
   statistics where the data has cells, `auto` parameterization, log_lik and replicated outcomes),
-  `no_gq` (without generated quantities, as brms's programs), `rows` (sufficient_statistics=False),
+  `no_gq` (without generated quantities, as brms's programs), `unit_metric` (Stan's warm-up from
+  the identity, without the default pilot), `rows` (sufficient_statistics=False),
   `threads2` (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the
   warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both), `gradient_metric`
   (init_metric="gradient": warm-up starts from 1/|gradient| at each chain's start, clipped to
@@ -64,6 +65,8 @@ VARIANTS = {
     # nutpie's starting inverse metric, 1/|gradient| at each chain's random start, clipped to
     # [1e-4, 1] (#15; mlmdsl/backends/metric_init.py)
     "gradient_metric": {"init_metric": "gradient"},
+    # Stan's own warm-up from the identity, without the default pilot (mlmdsl/backends/pilot.py)
+    "unit_metric": {"init_metric": "unit"},
     # ... clipped to [1e-4, 1e4] instead, closer to nutpie's own clamp
     "gradient_metric_cap1e4": {"init_metric": "gradient", "metric_ceiling": 1e4},
 }
@@ -339,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bambi", default="pymc,nutpie", help="bambi's samplers to run")
     p.add_argument("--cmdstan", action="store_true", help="also our default program on CmdStan (if found)")
     p.add_argument("--count-warmup", action="store_true",
-                   help="also count warm-up leapfrog steps (an untimed twin run per variant, stanli)")
+                   help="also count warm-up leapfrog steps (an untimed twin run per variant, stanli; after "
+                   "the default pilot, the fit's own warm-up only)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = p.parse_args(argv)
     cfg = {"chains": args.chains, "iter": args.iter, "warmup": args.warmup or args.iter}
