@@ -343,7 +343,7 @@ class CellLikelihoods(GlmPlanning):
         - term_n_le . x + n_response . log1m_exp(c[k-1] - c[k]). The middle sum is linear in x,
         so it is taken over cells and cutpoints instead of terms, term_n_le . x =
         cell_n_le . eta - cut_n_le . c (the binder sums term_n_le by cell and by cutpoint):
-        one dot product over the terms and its gradient fewer (2 % of a gradient on Trolley)."""
+        one dot product over the terms and its gradient fewer (1.2 % of a gradient on Trolley)."""
         c = self.cell
         eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
         lines = [Line("{", comment + ", ordered_logistic written out")]
