@@ -21,6 +21,11 @@ from tests.conftest import EXAMPLES, shared_file
 
 CHIMPS = (EXAMPLES / "chimpanzees.mlm").read_text()
 TROLLEY = (EXAMPLES / "trolley.mlm").read_text()
+# Trolley's predictor as a derived quantity (examples/trolley.mlm) and written inside the
+# likelihood (a local of the generated quantities: per cell where there are cells).
+TROLLEY_INLINE = "\n".join(
+    line for line in TROLLEY.splitlines() if not line.startswith("phi[i] =")
+).replace("OrderedLogistic(phi[i],", "OrderedLogistic(bA * action[i] + bI * intention[i] + bC * contact[i] + a[id[i]],")
 
 NORMAL_SHARED_SIGMA = """
 y[i] ~ Normal(mu[i], sigma)
@@ -321,7 +326,9 @@ def test_an_exposure_taken_from_one_row_of_the_cell_is_caught() -> None:
 # ---- the programs ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", [*(s for s, _ in CASES.values()), TROLLEY], ids=[*CASES, "trolley"])
+@pytest.mark.parametrize(
+    "source", [*(s for s, _ in CASES.values()), TROLLEY, TROLLEY_INLINE], ids=[*CASES, "trolley", "trolley inline"]
+)
 def test_cell_programs_pass_stanc(source: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(source, cells=True).stan_code
     assert "N_cell" in code
@@ -392,13 +399,6 @@ def test_same_posterior_and_loo_with_a_summed_exposure() -> None:
     assert (z < 4.5).all(), z.sort_values().tail()
     elpd = [float(getattr(x, "elpd_loo", getattr(x, "elpd", np.nan))) for x in (with_cells.loo(), without.loo())]
     assert abs(elpd[0] - elpd[1]) < 1.5, elpd
-
-
-# Trolley's predictor as a derived quantity (examples/trolley.mlm) and written inside the
-# likelihood (a local of the generated quantities: per cell where there are cells).
-TROLLEY_INLINE = "\n".join(
-    line for line in TROLLEY.splitlines() if not line.startswith("phi[i] =")
-).replace("OrderedLogistic(phi[i],", "OrderedLogistic(bA * action[i] + bI * intention[i] + bC * contact[i] + a[id[i]],")
 
 
 @pytest.mark.parametrize(
