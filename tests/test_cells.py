@@ -4,6 +4,7 @@ stanli's log_prob_grad), stanc3-valid programs, and the same posterior and LOO w
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,11 @@ from tests.conftest import EXAMPLES, shared_file
 
 CHIMPS = (EXAMPLES / "chimpanzees.mlm").read_text()
 TROLLEY = (EXAMPLES / "trolley.mlm").read_text()
+# Trolley's predictor as a derived quantity (examples/trolley.mlm) and written inside the
+# likelihood (a local of the generated quantities: per cell where there are cells).
+TROLLEY_INLINE = "\n".join(
+    line for line in TROLLEY.splitlines() if not line.startswith("phi[i] =")
+).replace("OrderedLogistic(phi[i],", "OrderedLogistic(bA * action[i] + bI * intention[i] + bC * contact[i] + a[id[i]],")
 
 NORMAL_SHARED_SIGMA = """
 y[i] ~ Normal(mu[i], sigma)
@@ -184,7 +190,11 @@ def test_trolley_cells_are_the_distinct_person_and_story_features() -> None:
     data = cells.stan_data
     assert data["N_cell_term"] == len(used.drop_duplicates()) == 6602
     assert data["term_n"].sum() == len(used)
-    assert data["term_n_le"].sum() == (df["response"] < 7).sum()
+    # The rows using a term as log P(y <= k) (y < 7), summed per cell and per cutpoint k = y.
+    below_top = df.assign(c=cells.row_cell)[df["response"] < 7]
+    per_cell = below_top.groupby("c").size().reindex(range(1986), fill_value=0).to_numpy()
+    np.testing.assert_array_equal(data["cell_n_le"], per_cell)
+    np.testing.assert_array_equal(data["cut_n_le"], below_top["response"].value_counts().sort_index().to_numpy())
     assert cells.summary == "likelihood over 1,986 cells of 9,930 rows"
 
 
@@ -328,7 +338,9 @@ def test_an_exposure_taken_from_one_row_of_the_cell_is_caught() -> None:
 # ---- the programs ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", [*(s for s, _ in CASES.values()), TROLLEY], ids=[*CASES, "trolley"])
+@pytest.mark.parametrize(
+    "source", [*(s for s, _ in CASES.values()), TROLLEY, TROLLEY_INLINE], ids=[*CASES, "trolley", "trolley inline"]
+)
 def test_cell_programs_pass_stanc(source: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(source, cells=True).stan_code
     assert "N_cell" in code
@@ -401,16 +413,24 @@ def test_same_posterior_and_loo_with_a_summed_exposure() -> None:
     assert abs(elpd[0] - elpd[1]) < 1.5, elpd
 
 
-@pytest.mark.parametrize("cells", [True, False], ids=["over cells", "per row"])
-def test_ordinal_generated_quantities_over_cells_are_the_row_wise_ones(cells: bool) -> None:
+@pytest.mark.parametrize(
+    "source, cells",
+    [(TROLLEY, True), (TROLLEY, False), (TROLLEY_INLINE, True)],
+    ids=["over cells", "per row", "inline predictor over cells"],
+)
+def test_ordinal_generated_quantities_over_cells_are_the_row_wise_ones(source: str, cells: bool) -> None:
     """Trolley with and without cells: log_lik per row equals the ordered-logit log probability
     at each draw (computed here from the draws), and each row's replicates follow its own
-    category probabilities (a row drawn from the wrong cell, or a category never drawn, shows)."""
+    category probabilities (a row drawn from the wrong cell, or a category never drawn, shows).
+    Over cells the predictor is computed per cell and each row reads its cell's."""
+    assert "OrderedLogistic(bA" in TROLLEY_INLINE and "phi" not in TROLLEY_INLINE
     df = _trolley().iloc[:2000]
-    fit = Model.from_string(TROLLEY).fit(
+    fit = Model.from_string(source).fit(
         df, chains=1, iter_warmup=150, iter_sampling=400, seed=3, progress=False, sufficient_statistics=cells
     )
     assert (fit.data_info["cells"] is not None) == cells and ("cell_of_row" in fit.stan_code) == cells
+    generated = fit.stan_code.split("generated quantities {")[1]
+    assert (re.search(r"vector\[N_cell\] \w+ = bA \* action", generated) is not None) == cells, generated
     post = fit.idata.posterior
     flat = {v: post[v].values.reshape(-1, *post[v].shape[2:]) for v in ("cutpoints", "bA", "bI", "bC", "a")}
     level = {str(label): k for k, label in enumerate(post["a"].coords[post["a"].dims[-1]].values)}

@@ -97,7 +97,7 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
         if (linear := cell_linear(model)) is not None:
             out.update(_linear_statistics(linear, data, inverse, y - mean[inverse], rows))
     else:
-        out.update(_ordinal_terms(names, inverse, y.astype(np.int64), int(data[_ordinal_k(model)])))
+        out.update(_ordinal_terms(names, inverse, y.astype(np.int64), int(data[_ordinal_k(model)]), n_cells))
         out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
     return Cells(kind, n_rows, n_cells, inverse, out)
 
@@ -129,17 +129,17 @@ def _ordinal_k(model: CheckedModel) -> str:
     return o.stan_k
 
 
-def _ordinal_terms(names, inverse: np.ndarray, y: np.ndarray, k: int) -> dict[str, int | np.ndarray]:
+def _ordinal_terms(names, inverse: np.ndarray, y: np.ndarray, k: int, n_cells: int) -> dict[str, int | np.ndarray]:
     """The (cell, cutpoint) terms of an ordered outcome (compiler/lower/cells.py): a row in
     category y uses log_inv_logit(eta - c[y-1]) (y > 1) and log_inv_logit(eta - c[y]) - (eta - c[y])
-    (y < K); per term, the rows using it and the rows using it the second way."""
+    (y < K); per term, the rows using it; and the rows using a term the second way (its linear
+    part), summed per cell and per cutpoint."""
     up, down = y > 1, y < k
     ids_up = inverse[up] * k + (y[up] - 1)  # a term's id: cell * K + cutpoint (1..K-1)
     ids_down = inverse[down] * k + y[down]
     terms, which = np.unique(np.concatenate([ids_up, ids_down]), return_inverse=True)
     which = which.reshape(-1)
-    rows_at_most = np.bincount(which[len(ids_up):], minlength=len(terms))
-    rows = np.bincount(which[: len(ids_up)], minlength=len(terms)) + rows_at_most
+    rows = np.bincount(which, minlength=len(terms))
     # Each row's two terms, for log_lik (len(terms) + 1 where the row has none: y = 1 or y = K).
     above = np.full(len(y), len(terms) + 1, dtype=np.int64)
     at_most = above.copy()
@@ -152,7 +152,8 @@ def _ordinal_terms(names, inverse: np.ndarray, y: np.ndarray, k: int) -> dict[st
         names.term_cell: (terms // k).astype(np.int64) + 1,
         names.term_cut: (terms % k).astype(np.int64),
         names.term_rows: rows.astype(float),
-        names.term_at_most: rows_at_most.astype(float),
+        names.cell_at_most: np.bincount(inverse[down], minlength=n_cells).astype(float),
+        names.cut_at_most: np.bincount(y[down] - 1, minlength=k - 1).astype(float),
     }
 
 

@@ -21,15 +21,17 @@ reads the cell's sufficient statistics, which the binder computes (mlmdsl/data/c
                                     + log1m_exp(c[k-1] - c[k]),
                        and log1m_inv_logit(x) = log_inv_logit(x) - x, so each row uses
                        log_inv_logit(eta - c[k]) of its cell at one or two cutpoints k: per
-                       (cell, cutpoint) *term* the binder counts the rows using it, and those
-                       using it as P(y <= k); the likelihood is two dot products over the terms
-                       (Trolley: 6,602 terms for 9,930 rows, against 9,596 log_inv_logit calls
-                       over the 4,798 (cell, category) pairs: a quarter fewer instructions)
+                       (cell, cutpoint) *term* the binder counts the rows using it, and per
+                       cell and per cutpoint those using one as P(y <= k) (its -x part is
+                       linear); the likelihood is one dot product over the terms and two over
+                       cells and cutpoints (Trolley: 6,602 terms for 9,930 rows, against 9,596
+                       log_inv_logit calls over the 4,798 (cell, category) pairs)
 
 Each equals the row-wise log density up to a constant, so the posterior is exactly the same.
 Generated quantities (log_lik, replicated outcomes) stay per row, computed over the rows as
-without cells: LOO, PPC and predictions do not change. For an ordered outcome the probabilities
-P(y > k) of the replicates are computed once per cell (Generated.ordinal_draws).
+without cells: LOO, PPC and predictions do not change. For an ordered outcome the linear
+predictor and the probabilities P(y > k) of the replicates are computed once per cell, and each
+row reads its cell's (Generated.predictor_per_cell, Generated.ordinal_draws).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ class CellNames:
     term_cell: str = "term_cell"
     term_cut: str = "term_cut"  # the cutpoint k of the term: log_inv_logit(eta - c[k])
     term_rows: str = "term_n"  # rows using the term
-    term_at_most: str = "term_n_le"  # of them, rows using it as log P(y <= k)
+    cell_at_most: str = "cell_n_le"  # ordinal: per cell, rows using a term as log P(y <= k) (y < K)
+    cut_at_most: str = "cut_n_le"  # ordinal: per cutpoint k, rows using it so (y = k)
     row_above: str = "row_term_above"  # ordinal: each row's term at c[y-1] (N_cell_term + 1: none)
     row_at_most: str = "row_term_le"  # ordinal: each row's term at c[y] (N_cell_term + 1: none)
     of_row: str = "cell_of_row"  # ordinal: each row's cell (its replicate is drawn from the cell's)
@@ -223,6 +226,9 @@ def cell_key_vars(model: CheckedModel) -> list:
 class CellLikelihoods(GlmPlanning):
     cells: bool = False
     cell: CellNames
+    # The row columns' cell copies (row_alias while the model block is lowered), kept for the
+    # generated quantities of an ordered outcome, which compute its predictor per cell.
+    cell_alias: dict[str, str] = {}
 
     @contextmanager
     def over_cells(self) -> Iterator[None]:
@@ -249,6 +255,7 @@ class CellLikelihoods(GlmPlanning):
                 td.append(Line(f"vector[{c.n}] {copy} = {d.stan}[{c.row}];", f"{d.name} per cell"))
                 self.row_alias[d.stan] = copy
         self.n_rows = c.n
+        self.cell_alias = dict(self.row_alias)
         try:
             yield
         finally:
@@ -292,7 +299,9 @@ class CellLikelihoods(GlmPlanning):
             out.append(Line(f"array[{c.n_terms}] int<lower=1, upper={c.n}> {c.term_cell};"))
             out.append(Line(f"array[{c.n_terms}] int<lower=1, upper={o.stan_k} - 1> {c.term_cut};"))
             out.append(Line(f"vector<lower=0>[{c.n_terms}] {c.term_rows};", "rows using each term"))
-            out.append(Line(f"vector<lower=0>[{c.n_terms}] {c.term_at_most};", "of them, rows using it as P(y <= k)"))
+            out.append(Line(f"vector<lower=0>[{c.n}] {c.cell_at_most};", "rows of each cell using a term as P(y <= k)"))
+            what = "rows using each cutpoint as P(y <= k)"
+            out.append(Line(f"vector<lower=0>[{o.stan_k} - 1] {c.cut_at_most};", what))
             if self.gq:
                 out.append(Line(f"array[N] int<lower=1, upper={c.n}> {c.of_row};", "each row's cell"))
                 for name, at in ((c.row_above, "c[y-1]"), (c.row_at_most, "c[y]")):
@@ -430,7 +439,10 @@ class CellLikelihoods(GlmPlanning):
     def ordinal_cells(self, lk: Likelihood, y: str, codes: list[Code], comment: str) -> list[Line]:
         """As Statements.ordinal_likelihood, over the (cell, cutpoint) terms: with
         x = eta[cell] - c[k] per term, sum_rows log P(y) = term_n . log_inv_logit(x)
-        - term_n_le . x + n_response . log1m_exp(c[k-1] - c[k])."""
+        - term_n_le . x + n_response . log1m_exp(c[k-1] - c[k]). The middle sum is linear in x,
+        so it is taken over cells and cutpoints instead of terms, term_n_le . x =
+        cell_n_le . eta - cut_n_le . c (the binder sums term_n_le by cell and by cutpoint):
+        one dot product over the terms and its gradient fewer (1.2 % of a gradient on Trolley)."""
         c = self.cell
         eta, cut, counts, below, above, k = self.ordinal_terms(lk, y, codes)
         lines = [Line("{", comment + ", ordered_logistic written out")]
@@ -443,7 +455,8 @@ class CellLikelihoods(GlmPlanning):
         x = self.names.fresh(f"{y}_x")
         lines += [
             Line(f"  vector[{c.n_terms}] {x} = {eta.text}[{c.term_cell}] - {cut}[{c.term_cut}];", "eta - c[k]"),
-            Line(f"  target += dot_product({c.term_rows}, log_inv_logit({x})) - dot_product({c.term_at_most}, {x})"),
+            Line(f"  target += dot_product({c.term_rows}, log_inv_logit({x}))"),
+            Line(f"            - dot_product({c.cell_at_most}, {eta.text}) + dot_product({c.cut_at_most}, {cut})"),
             Line(f"            + dot_product({counts}, log1m_exp({below} - {above}));"),
             Line("}"),
         ]

@@ -3,10 +3,14 @@ posterior predictive checks) and the output schema that names every saved quanti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
 from mlmdsl.compiler.lower import families_extra
+from mlmdsl.compiler.lower.cells import cell_kind
 from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier, wrap
 from mlmdsl.compiler.lower.statements import Statements
 from mlmdsl.compiler.schema import OutputSchema, OutputVar
@@ -25,13 +29,31 @@ class Generated(Statements):
                 )
             )
 
+    @contextmanager
+    def predictor_per_cell(self) -> Iterator[None]:
+        """With an ordered outcome over cells: the row-level quantities of the generated
+        quantities (its linear predictor) are computed once per cell, from the cell copies the
+        model block reads, and each row reads its cell's (Generated.ordinal_draws). The other
+        families' generated quantities stay over rows."""
+        if not (self.cells and cell_kind(self.m) == "ordinal"):
+            yield
+            return
+        saved = self.row_alias, self.n_rows
+        self.row_alias, self.n_rows = dict(self.cell_alias), self.cell.n
+        try:
+            yield
+        finally:
+            self.row_alias, self.n_rows = saved
+
     def ordinal_draws(self, lk: Likelihood, codes: list[Code], ll: str, rep: str) -> None:
         """log_lik and replicated categories of an ordered outcome, vectorised over rows (stanli
         runs a loop of scalar statements over 9,930 rows ten times slower than vector code):
         log_lik written out as in the model block (Statements.ordinal_likelihood), and each
         row's replicate by the inverse CDF of one uniform u, 1 + #{k : u < P(y > k)} with
-        P(y > k) = inv_logit(eta - c[k]) — computed once per cell where there are cells. The
-        replicate is a vector of whole numbers, not an int array: stanli has no `to_int`."""
+        P(y > k) = inv_logit(eta - c[k]). Where there are cells, eta is per cell
+        (predictor_per_cell): log_lik reads the (cell, cutpoint) terms and P(y > k) is computed
+        once per cell. The replicate is a vector of whole numbers, not an int array: stanli has
+        no `to_int`."""
         o = self.m.ordinal(lk.outcome)
         assert o is not None
         k = o.stan_k
@@ -43,11 +65,11 @@ class Generated(Statements):
         lines = self.padded_cutpoints(cut, k, below, above)
         if self.cells and eta.vector:
             c = self.cell
-            above_k = f"inv_logit({eta.text}[{c.row}] - {cut}[{kk}])[{c.of_row}]"
+            above_k = f"inv_logit({wrap(eta, 2)} - {cut}[{kk}])[{c.of_row}]"
             # log_lik from the model block's (cell, cutpoint) terms: a third of the log_inv_logit calls
             x, lp = self.names.fresh(f"{y}_x"), self.names.fresh(f"{y}_lp")
             lines += [
-                Line(f"vector[{c.n_terms}] {x} = {eta.text}[{c.row}[{c.term_cell}]] - {cut}[{c.term_cut}];"),
+                Line(f"vector[{c.n_terms}] {x} = {eta.text}[{c.term_cell}] - {cut}[{c.term_cut}];"),
                 Line(f"vector[{c.n_terms}] {lp} = log_inv_logit({x});", "log P(y > k) per term"),
                 Line(f"{ll} = append_row({lp}, 0)[{c.row_above}] + append_row({lp} - {x}, 0)[{c.row_at_most}]"),
                 Line(f"      + log1m_exp({below} - {above})[{y}];"),
@@ -71,6 +93,10 @@ class Generated(Statements):
         self.correlations()
         if not self.gq:
             return []
+        with self.predictor_per_cell():
+            return self.generated_per_row()
+
+    def generated_per_row(self) -> list[OutputVar]:
         outs: list[OutputVar] = []
         needed = self.needed_row_derived()
         self.out.gq_locals.extend(self.row_locals(needed))
@@ -136,7 +162,7 @@ class Generated(Statements):
         for (argname, _), c in zip(lk.family.args, codes, strict=True):
             if c.vector and not is_identifier(c.text):
                 local = self.names.fresh(f"{y}_{argname}")
-                decl = "array[N] int" if c.integer else "vector[N]"
+                decl = f"array[{self.n_rows}] int" if c.integer else f"vector[{self.n_rows}]"
                 self.out.gq_locals.append(Line(f"{decl} {local} = {c.text};"))
                 c = Code(local, True, c.integer)
             out.append(c)
