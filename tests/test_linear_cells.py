@@ -19,7 +19,7 @@ from mlmdsl.compiler.lower.cells import cell_key_vars, cell_linear
 from mlmdsl.compiler.lower.linear import linear_form
 from mlmdsl.data.cells import cells_of, find_cells
 from mlmdsl.posterior.report import format_report
-from tests.conftest import shared_file
+from tests.conftest import EXAMPLES, shared_file
 
 SLOPES = """
 y[i] ~ Normal(mu[i], sigma)
@@ -201,16 +201,7 @@ def _differences(source: str, df: pd.DataFrame, code: str | None = None) -> tupl
     return rows - over, grad
 
 
-SLEEP = """
-Reaction[i] ~ Normal(mu[i], sigma)
-mu[i] = a[Subject[i]] + b[Subject[i]] * Days[i]
-[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)
-abar ~ Normal(250, 50)
-bbar ~ Normal(10, 10)
-tau ~ Exponential(0.05)
-Rho ~ LKJcorr(2)
-sigma ~ Exponential(0.05)
-"""
+SLEEP = (EXAMPLES / "sleep_slopes.mlm").read_text()
 
 
 def _sleep() -> pd.DataFrame:
