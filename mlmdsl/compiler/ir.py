@@ -56,8 +56,8 @@ class Correlated:
     """Correlated varying effects: `[a, b][j] ~ MVNormal([abar, bbar], Rho, tau)`.
 
     Lowered as one N_g x K matrix (`block`), built from the standard-normal `z` by the Cholesky
-    factor `chol` of Rho (non-centred), or sampled from multi_normal_cholesky (centred); each
-    effect is then a column of it.
+    factor `chol` of Rho (non-centred), or sampled with multi_normal_cholesky's density, written
+    for all levels at once (centred; Effects.block_statements); each effect is then a column of it.
     """
 
     effects: tuple[str, ...]  # user names, in the order written
