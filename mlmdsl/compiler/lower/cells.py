@@ -44,7 +44,15 @@ from typing import Literal
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Likelihood
 from mlmdsl.compiler.lower.glm import GlmPlanning
-from mlmdsl.compiler.lower.linear import ColumnNames, LinearForm, column_names, cross_names, linear_form
+from mlmdsl.compiler.lower.linear import (
+    ColumnNames,
+    LinearForm,
+    column_names,
+    cross_names,
+    linear_form,
+    name_uses,
+    row_column,
+)
 from mlmdsl.compiler.lower.program import Code, Line, is_identifier, stmt_comment, wrap
 
 # Outcome family -> the kind of sufficient statistics its cells carry.
@@ -155,29 +163,6 @@ def _terms(expr: ast.Expr) -> list[ast.Expr]:
     return [expr]
 
 
-def _row_column(model: CheckedModel, expr: ast.Expr) -> DataVar | None:
-    """`x[i]` for a row-level predictor column x (read as values only, never as an index)."""
-    if not (isinstance(expr, ast.Index) and isinstance(expr.base, ast.Name) and len(expr.indices) == 1):
-        return None
-    if not isinstance(expr.indices[0], ast.Name):
-        return None
-    found = model.data_vars(expr.base.id, ROWS)
-    if len(found) != 1 or found[0].kind != "predictor" or not found[0].in_stan:
-        return None
-    return found[0]
-
-
-def _uses(model: CheckedModel, name: str) -> int:
-    n = 0
-    for st in model.program.statements:
-        exprs = [getattr(st, "lhs", None), getattr(st, "rhs", None)]
-        if isinstance(st, ast.Sample):
-            exprs += list(ast.sample_extras(st))
-        n += sum(1 for e in exprs if e is not None for node in ast.walk(e)
-                 if isinstance(node, ast.Name) and node.id == name)
-    return n
-
-
 def cell_exposure(model: CheckedModel) -> Exposure | None:
     """The Poisson likelihood's exposure column, when its rate is `lambda[i]` defined as one of
     `log(lambda[i]) = log(x[i]) + ...`, `log(lambda[i]) = x[i] + ...` or `lambda[i] = x[i] * ...`
@@ -195,16 +180,17 @@ def cell_exposure(model: CheckedModel) -> Exposure | None:
     if d.link == "log":
         for term in _terms(d.rhs):
             if isinstance(term, ast.Call) and term.func == "log" and len(term.args) == 1:
-                if (dv := _row_column(model, term.args[0])) is not None:
+                if (dv := row_column(model, term.args[0])) is not None:
                     candidates.append((dv, "log"))
-            elif (dv := _row_column(model, term)) is not None:
+            elif (dv := row_column(model, term)) is not None:
                 candidates.append((dv, "logged"))
     elif d.link == "identity" and isinstance(d.rhs, ast.BinOp) and d.rhs.op == "*":
         for side in (d.rhs.left, d.rhs.right):
-            if (dv := _row_column(model, side)) is not None:
+            if (dv := row_column(model, side)) is not None:
                 candidates.append((dv, "times"))
+    uses = name_uses(model)
     for dv, form in candidates:
-        if _uses(model, dv.name) == 1:  # this term only: the other factor cannot depend on it
+        if uses.get(dv.name, 0) == 1:  # this term only: the other factor cannot depend on it
             return Exposure(dv, form)
     return None
 

@@ -62,29 +62,30 @@ def linear_form(model: CheckedModel) -> LinearForm | None:
     terms = _terms(model, mean, 1, inlined)
     if terms is None:
         return None
-    uses = _uses(model)
-    candidates = {dv.name: dv for _, factors in terms for f in factors if (dv := _column(model, f)) is not None}
+    uses = name_uses(model)
+    # each term's factors, with the row column each one is (None: not a column)
+    found = [(sign, [(f, row_column(model, f)) for f in factors]) for sign, factors in terms]
+    candidates: dict[str, DataVar] = {}
     as_factor: dict[str, int] = {}
-    for _, factors in terms:
-        for f in factors:
-            if (dv := _column(model, f)) is not None:
+    for _, factors in found:
+        for _, dv in factors:
+            if dv is not None:
+                candidates[dv.name] = dv
                 as_factor[dv.name] = as_factor.get(dv.name, 0) + 1
-    linear = {n for n, dv in candidates.items() if as_factor[n] == uses.get(n, 0)}
+    linear = {n for n in candidates if as_factor[n] == uses.get(n, 0)}
     # an inlined mean is read twice: its definition's left side and the one use followed
     if not linear or any(uses.get(d, 0) != 2 for d in inlined):
         return None
     rest: list[ast.Expr] = []  # signed terms without a linear column
     by_column: dict[str, list[ast.Expr]] = {}
-    for sign, factors in terms:
-        cols = [i for i, f in enumerate(factors) if (dv := _column(model, f)) is not None and dv.name in linear]
+    for sign, factors in found:
+        cols = [dv.name for _, dv in factors if dv is not None and dv.name in linear]
         if len(cols) > 1:
             return None  # x[i] * z[i]: not linear in either
-        others = [f for i, f in enumerate(factors) if i not in cols]
-        coef = _product(others)
+        coef = _product([f for f, dv in factors if dv is None or dv.name not in linear])
         coef = ast.Neg(coef, coef.span) if sign < 0 else coef
         if cols:
-            name = _column(model, factors[cols[0]]).name  # type: ignore[union-attr]
-            by_column.setdefault(name, []).append(coef)
+            by_column.setdefault(cols[0], []).append(coef)
         else:
             rest.append(coef)
     columns = tuple(candidates[n] for n in by_column)
@@ -156,8 +157,9 @@ def _factors(e: ast.Expr) -> list[ast.Expr]:
     return [e]
 
 
-def _column(model: CheckedModel, e: ast.Expr) -> DataVar | None:
-    """`x[i]` for a row-level predictor column the Stan program reads."""
+def row_column(model: CheckedModel, e: ast.Expr) -> DataVar | None:
+    """`x[i]` for a row-level predictor column the Stan program reads (as values only, never as
+    an index)."""
     match e:
         case ast.Index(base=ast.Name(id=name), indices=(ast.Name(),)):
             found = model.data_vars(name, ROWS)
@@ -166,7 +168,7 @@ def _column(model: CheckedModel, e: ast.Expr) -> DataVar | None:
     return None
 
 
-def _uses(model: CheckedModel) -> dict[str, int]:
+def name_uses(model: CheckedModel) -> dict[str, int]:
     """How often each name is read anywhere in the program (both sides of every statement)."""
     n: dict[str, int] = {}
     for st in model.program.statements:
