@@ -140,9 +140,9 @@ def _pilot(model: Any, config: SampleConfig, seed: int, stan_code: str) -> dict[
             threads_per_chain=config.threads_per_chain,
             pathfinder_init={} if config.init == "pathfinder" else None,
         )
-        names = parameter_names(stan_code)
+        last = {name: np.asarray(first.draws(name))[:, -1] for name in parameter_names(stan_code)}
         inits = np.stack([
-            model.unconstrain({name: np.asarray(first.draws(name))[chain, -1] for name in names})
+            model.unconstrain({name: values[chain] for name, values in last.items()})
             for chain in range(config.chains)
         ])
     except (RuntimeError, ValueError) as exc:

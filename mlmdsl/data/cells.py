@@ -90,12 +90,12 @@ def cells_of(model: CheckedModel, data: dict) -> Cells:
     elif kind == "normal":
         y = y.astype(float)
         mean = np.bincount(inverse, weights=y, minlength=n_cells) / rows
-        ss = np.bincount(inverse, weights=(y - mean[inverse]) ** 2, minlength=n_cells)
+        y_dev = y - mean[inverse]
         out[names.count] = rows.astype(float)
         out[names.mean] = mean
-        out[names.ss] = ss
+        out[names.ss] = np.bincount(inverse, weights=y_dev**2, minlength=n_cells)
         if (linear := cell_linear(model)) is not None:
-            out.update(_linear_statistics(linear, data, inverse, y - mean[inverse], rows))
+            out.update(_linear_statistics(linear, data, inverse, y_dev, rows))
     else:
         out.update(_ordinal_terms(names, inverse, y.astype(np.int64), int(data[_ordinal_k(model)]), n_cells))
         out[names.of_row] = inverse.astype(np.int64) + 1  # read by the generated quantities
