@@ -264,7 +264,6 @@ def _pathfinder_inits(
     """init="pathfinder": one single-path Pathfinder run (CmdStan's `pathfinder` method, as
     stanli's pathfinder_init), and one start per chain drawn from it, written as init files."""
     from cmdstanpy import CmdStanModel
-    from cmdstanpy.utils import write_stan_json
 
     model = CmdStanModel(exe_file=str(exe))
     try:
@@ -276,12 +275,7 @@ def _pathfinder_inits(
         raise BackendError(f'CmdStan\'s pathfinder (init="pathfinder") failed; init="random" skips it: {exc}') from exc
     starts = pf.create_inits(seed=seed, chains=config.chains)
     starts = starts if isinstance(starts, list) else [starts]
-    files = []
-    for index, start in enumerate(starts):
-        path = run_dir / f"{prefix}-init-{index + 1}.json"
-        write_stan_json(str(path), start)
-        files.append(str(path))
-    return files
+    return [_chain_json(run_dir, prefix, "init", index + 1, start) for index, start in enumerate(starts)]
 
 
 def _gradient_starts(
@@ -295,7 +289,6 @@ def _gradient_starts(
 
     from cmdstanpy import CmdStanModel
     from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
-    from cmdstanpy.utils import write_stan_json
 
     chain_ids = list(range(1, config.chains + 1))
     args = CmdStanArgs(
@@ -324,21 +317,19 @@ def _gradient_starts(
             )
         draws, _ = read_stan_csv(csv_file).arrays()
         start = {name: values[0, 0] for name, values in draws.items()}
-        init_file = run_dir / f"{prefix}-init-{chain}.json"
-        write_stan_json(str(init_file), start)
+        init_file = _chain_json(run_dir, prefix, "init", chain, start)
         try:
             # The start's every column (transformed parameters and generated quantities too):
             # CmdStan reads the parameters by name and ignores the rest, as it does for inits.
-            gradient = model.log_prob(str(init_file), str(data_file), jacobian=True, sig_figs=SIG_FIGS)
+            gradient = model.log_prob(init_file, str(data_file), jacobian=True, sig_figs=SIG_FIGS)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(
                 f'init_metric="gradient": CmdStan\'s log_prob failed at chain {chain}\'s start: {exc}'
             ) from exc
         values = gradient.drop(columns=["lp__"]).to_numpy(dtype=float)[0]
-        metric_file = run_dir / f"{prefix}-metric-{chain}.json"
-        write_stan_json(str(metric_file), {"inv_metric": inverse_metric_from_gradient(values)})
-        inits.append(str(init_file))
-        metrics.append(str(metric_file))
+        inits.append(init_file)
+        metric = {"inv_metric": inverse_metric_from_gradient(values)}
+        metrics.append(_chain_json(run_dir, prefix, "metric", chain, metric))
     return inits, metrics
 
 
@@ -353,7 +344,6 @@ def _pilot_starts(
     import subprocess
 
     from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
-    from cmdstanpy.utils import write_stan_json
 
     chain_ids = list(range(1, config.chains + 1))
     args = CmdStanArgs(
@@ -395,14 +385,20 @@ def _pilot_starts(
         step, inv_metric = _adaptation(csv.comments)
         draws, _ = csv.arrays()
         # Every column of the last draw: CmdStan reads the parameters by name and ignores the rest.
-        init_file = run_dir / f"{prefix}-init-{chain}.json"
-        write_stan_json(str(init_file), {name: values[0, -1] for name, values in draws.items()})
-        metric_file = run_dir / f"{prefix}-metric-{chain}.json"
-        write_stan_json(str(metric_file), {"inv_metric": inv_metric})
-        starts.append(str(init_file))
-        metrics.append(str(metric_file))
+        starts.append(_chain_json(run_dir, prefix, "init", chain, {name: v[0, -1] for name, v in draws.items()}))
+        metrics.append(_chain_json(run_dir, prefix, "metric", chain, {"inv_metric": inv_metric}))
         steps.append(step)
     return starts, metrics, steps
+
+
+def _chain_json(run_dir: Path, prefix: str, kind: str, chain: int, values: dict[str, Any]) -> str:
+    """One chain's start (`kind` "init") or inverse metric ("metric") as a Stan JSON file in the
+    run's folder, `<prefix>-<kind>-<chain>.json`; returns its path."""
+    from cmdstanpy.utils import write_stan_json
+
+    path = run_dir / f"{prefix}-{kind}-{chain}.json"
+    write_stan_json(str(path), values)
+    return str(path)
 
 
 def _adaptation(comments: list[str]) -> tuple[float, list[float]]:
