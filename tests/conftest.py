@@ -42,6 +42,17 @@ def stanc_path() -> Path | None:
     return path if path.exists() else None
 
 
+@pytest.fixture
+def fake_cmdstan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The fake CmdStan (tests/fake_cmdstan) as $CMDSTAN, with a compile cache of its own."""
+    from tests.fake_cmdstan import make_fake_cmdstan
+
+    home = make_fake_cmdstan(tmp_path / "cmdstan")
+    monkeypatch.setenv("CMDSTAN", str(home))
+    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
+    return home
+
+
 @pytest.fixture(scope="session")
 def stanc() -> Path:
     path = stanc_path()

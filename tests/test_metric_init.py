@@ -25,7 +25,6 @@ from mlmdsl.backends.metric_init import (
     inverse_metric_from_gradient,
 )
 from tests.conftest import EXAMPLES, shared_file
-from tests.fake_cmdstan import make_fake_cmdstan
 from tests.test_backends import NORMAL_MODEL, normal_data
 
 # --- the rule -------------------------------------------------------------------------------
@@ -225,8 +224,7 @@ def test_model_fit_with_gradient_metric_on_chimpanzees() -> None:
     assert fit.idata.posterior.sizes["draw"] == 200
 
 
-def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(tmp_path: Path, fake_cmdstan: Path) -> None:
     """CmdStan (fake): a one-draw fixed_param run gives CmdStan's own start; log_prob the
     gradient there; each chain's command gets that start as its init file and 1/|gradient| as
     its metric file (the fake's density is a standard normal: gradient -x, so 1/|x|, clipped)."""
@@ -235,8 +233,6 @@ def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(monkeypatch: py
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
     from mlmdsl.backends.stan_csv import read_stan_csv
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     config = SampleConfig(chains=3, iter_warmup=10, iter_sampling=10, seed=5, progress=False,
                           init_metric="gradient", output_dir=out)
@@ -255,11 +251,9 @@ def test_cmdstan_starts_each_chain_from_its_own_start_and_metric(monkeypatch: py
     assert len(set(starts)) == 3 and all(-2 < mu < 2 for mu in starts)
 
 
-def test_cmdstan_unit_passes_no_metric(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cmdstan_unit_passes_no_metric(tmp_path: Path, fake_cmdstan: Path) -> None:
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SampleConfig(chains=1, iter_warmup=5, iter_sampling=5, seed=5,
                                                                       progress=False, output_dir=out))
@@ -267,13 +261,11 @@ def test_cmdstan_unit_passes_no_metric(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert "metric_file = (Default)" in console and "init = 2 (Default)" in console
 
 
-def test_cmdstan_start_that_fails_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cmdstan_start_that_fails_says_so(monkeypatch: pytest.MonkeyPatch, fake_cmdstan: Path) -> None:
     """CmdStan's own 100 tries fail (the fake's FAKE_STAN_FAIL=init): the error names the chain
     and CmdStan's reason, before any sampling."""
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("FAKE_STAN_FAIL", "init")
     config = SampleConfig(chains=2, iter_warmup=5, iter_sampling=5, seed=5, progress=False, init_metric="gradient")
     with pytest.raises(BackendError, match="could not start chain 1.*Initialization"):

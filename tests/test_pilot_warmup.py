@@ -24,7 +24,6 @@ from mlmdsl.backends.pilot import (
     uses_pilot,
 )
 from tests.conftest import shared_file
-from tests.fake_cmdstan import make_fake_cmdstan
 from tests.test_backends import NORMAL_MODEL, normal_data
 
 SCALES = """
@@ -175,15 +174,12 @@ def _console(out: Path, chain: int) -> str:
     return next(out.glob(f"*_{chain}-stdout.txt")).read_text()
 
 
-def test_cmdstan_runs_the_pilot_then_the_fit_from_its_draw_metric_and_step(monkeypatch: pytest.MonkeyPatch,
-                                                                          tmp_path: Path) -> None:
+def test_cmdstan_runs_the_pilot_then_the_fit_from_its_draw_metric_and_step(tmp_path: Path, fake_cmdstan: Path) -> None:
     """The fake writes its adapted step size 0.5 + 0.1 * chain and a metric of ones: each chain's
     fit gets its own pilot's last draw, metric and step size, and the rest of the warm-up."""
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
     from mlmdsl.backends.stan_csv import read_stan_csv
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     config = SampleConfig(chains=3, iter_warmup=600, iter_sampling=10, seed=5, progress=False,
                           init_metric="pilot", output_dir=out)
@@ -203,11 +199,9 @@ def test_cmdstan_runs_the_pilot_then_the_fit_from_its_draw_metric_and_step(monke
         assert console.split("num_warmup = ")[1].splitlines()[0] == str(600 - PILOT_WARMUP - 1)
 
 
-def test_cmdstan_without_the_pilot_passes_no_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cmdstan_without_the_pilot_passes_no_start(tmp_path: Path, fake_cmdstan: Path) -> None:
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     config = SampleConfig(chains=1, iter_warmup=MIN_WARMUP - 1, iter_sampling=5, seed=5, progress=False,
                           init_metric="pilot", output_dir=out)
@@ -217,11 +211,9 @@ def test_cmdstan_without_the_pilot_passes_no_start(monkeypatch: pytest.MonkeyPat
     assert not list(out.glob("*-pilot-*.csv"))
 
 
-def test_cmdstan_pilot_that_fails_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cmdstan_pilot_that_fails_says_so(monkeypatch: pytest.MonkeyPatch, fake_cmdstan: Path) -> None:
     from mlmdsl.backends.cmdstan_backend import CmdStanBackend
 
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("FAKE_STAN_FAIL", "init")
     config = SampleConfig(chains=2, iter_warmup=500, iter_sampling=5, seed=5, progress=False, init_metric="pilot")
     with pytest.raises(BackendError, match="pilot warm-up failed for chain 1.*Initialization"):

@@ -26,7 +26,6 @@ from mlmdsl.backends.cmdstan_backend import CmdStanBackend, find_cmdstan
 from mlmdsl.backends.progress import ChainProgress, choose_mode
 from mlmdsl.backends.stanli_backend import StanliBackend
 from tests.conftest import EXAMPLES, shared_file
-from tests.fake_cmdstan import make_fake_cmdstan
 from tests.test_backends import NORMAL_MODEL, normal_data
 
 CONFIG = SampleConfig(chains=2, iter_warmup=200, iter_sampling=200, seed=3, refresh=10)
@@ -97,9 +96,8 @@ def test_notebook_gets_bars(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake_cmdstan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CMDSTAN", str(make_fake_cmdstan(tmp_path / "cmdstan")))
-    monkeypatch.setenv("MLMDSL_CACHE_DIR", str(tmp_path / "cache"))
+def compiled_fake_cmdstan(fake_cmdstan: Path) -> None:
+    """The fake CmdStan (conftest), with the test model already compiled."""
     CmdStanBackend().sample(NORMAL_MODEL, normal_data(), SampleConfig(**{**CONFIG.__dict__, "progress": False}))
 
 
@@ -112,7 +110,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if request.param == "stanli":
         return StanliBackend()
     if request.param == "fake cmdstan":
-        request.getfixturevalue("fake_cmdstan")
+        request.getfixturevalue("compiled_fake_cmdstan")
     elif REAL_CMDSTAN is None:
         pytest.skip("CmdStan not found (set CMDSTAN or install with python -m cmdstanpy.install_cmdstan)")
     else:
