@@ -8,7 +8,8 @@ For each model (benchmarks/specs.py) and seed, in this process one after the oth
 - ours, as `Model.fit` runs it, in variants: `default` (Model.fit's defaults: sufficient
   statistics where the data has cells, `auto` parameterization, log_lik and replicated outcomes),
   `no_gq` (without generated quantities, as brms's programs), `unit_metric` (Stan's warm-up from
-  the identity, without the default pilot), `rows` (sufficient_statistics=False),
+  the identity, without the default pilot), `rows` (sufficient_statistics=False), `sampled`
+  (marginalize=False),
   `threads2` (threads_per_chain=2, reduce_sum where no cells), `short_warmup` (a quarter of the
   warm-up), `pathfinder` (init="pathfinder"), `pathfinder_short` (both), `gradient_metric`
   (init_metric="gradient": warm-up starts from 1/|gradient| at each chain's start, clipped to
@@ -58,6 +59,8 @@ VARIANTS = {
     "default": {},
     "no_gq": {"generated_quantities": False},
     "rows": {"sufficient_statistics": False},
+    # a Normal varying intercept sampled as written, not integrated out (compiler/lower/marginal.py)
+    "sampled": {"marginalize": False},
     "threads2": {"threads_per_chain": 2},
     "short_warmup": {"warmup_fraction": 0.25},
     "pathfinder": {"init": "pathfinder"},

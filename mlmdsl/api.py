@@ -87,13 +87,16 @@ class Model:
         *,
         cells: bool = False,
         threads: bool = False,
+        marginalize: bool = False,
     ) -> Model:
         """This model with its parameterization decided for `data`: with "auto", each varying
         effect is centred or non-centred by the expected shrinkage of its levels (see
         mlmdsl.data.parameterize), and the N600 notes of the result say which and why. "centered" and
         "noncentered" need no data. Lines with `@centered`/`@noncentered` keep their form.
         `cells=True` writes the likelihood over cells of identical rows (mlmdsl.data.cells);
-        the Stan data must then include the cells' arrays."""
+        the Stan data must then include the cells' arrays. `marginalize=True` integrates a
+        Normal varying intercept out of a Normal likelihood where the model allows
+        (mlmdsl.compiler.lower.marginal) and draws it in generated quantities."""
         from mlmdsl.data import BoundData
 
         chosen = parameterization or self._parameterization
@@ -101,12 +104,15 @@ class Model:
         if not isinstance(data, BoundData):
             model, data = self._for_table(data)  # compiled against the table's columns
             if model is not self:
-                return model.for_data(model._bind(data, False), parameterization, cells=cells, threads=threads)
+                return model.for_data(
+                    model._bind(data, False), parameterization, cells=cells, threads=threads, marginalize=marginalize
+                )
         compiled = self._compiled
         if chosen != "auto":
-            if chosen == self._parameterization and not cells and not threads:
+            if chosen == self._parameterization and not cells and not threads and not marginalize:
                 return self
-            return Model(self._recompile(default_centered=chosen == "centered", cells=cells, threads=threads), chosen)
+            options = {"cells": cells, "threads": threads, "marginalize": marginalize}
+            return Model(self._recompile(default_centered=chosen == "centered", **options), chosen)
         from mlmdsl.data.parameterize import choose
 
         bound = data if isinstance(data, BoundData) else self.bind(data)
@@ -116,6 +122,7 @@ class Model:
             reasons={n: c.reason for n, c in choices.items()},
             cells=cells,
             threads=threads,
+            marginalize=marginalize,
         )
         return Model(recompiled, "auto")
 
@@ -165,14 +172,20 @@ class Model:
         return self._compiled.stan_code
 
     def parameterization(self) -> dict[str, str]:
-        """Group-level parameter -> "non-centred" or "centred", as the compiler chose."""
+        """Group-level parameter -> "non-centred" or "centred", as the compiler chose, or
+        "integrated out" (compiled with marginalize=True, compiler/lower/marginal.py)."""
         model = self._compiled.model
         assert model is not None
+        out = self._marginal()
         return {
-            p.name: "non-centred" if p.is_noncentered else "centred"
+            p.name: "integrated out" if p.name == out else "non-centred" if p.is_noncentered else "centred"
             for p in model.params
             if p.shape == "group"
         }
+
+    def _marginal(self) -> str | None:
+        """The varying intercept integrated out of the likelihood, if any."""
+        return self._compiled.lowered.marginal if self._compiled.lowered else None
 
     def parameterization_notes(self) -> dict[str, str]:
         """Group-level statement (its first effect) -> the N600 note saying its form and why."""
@@ -184,6 +197,13 @@ class Model:
             for d in self.diagnostics
             if d.code == "N600" and d.span.line in by_line
         }
+        if (out := self._marginal()) is not None:  # compiler/lower/marginal.py
+            p = model.param(out)
+            lk = model.likelihoods[0]
+            notes[by_line[p.line]] = (
+                f"`{out}` is integrated out of line {lk.stmt.span.line}'s likelihood and drawn from its exact "
+                "conditional posterior: the same posterior, no funnel (--no-marginalize samples it as written)"
+            )
         # The mean of a zero-mean varying intercept sampled apart (compiler/lower/shifts.py)
         for sh in self._compiled.lowered.shifts if self._compiled.lowered else ():
             line = next(p.line for p in model.params if p.name == sh.effect)
@@ -246,6 +266,7 @@ class Model:
         threads_per_chain: int = 1,
         init: str = "random",
         init_metric: str = "pilot",
+        marginalize: bool = True,
     ) -> Fit:
         """`parameterization` ("auto", "noncentered", "centered"; default: the model's, as given
         to from_file/from_string, itself "auto" by default) decides the form of the varying
@@ -260,6 +281,13 @@ class Model:
         share every value but the outcome, when the data has clearly fewer cells than rows
         (mlmdsl.data.cells): the same posterior, LOO and predictions, for less work per
         gradient. `fit.data_info["cells"]` says how many; False keeps it per row.
+
+        `marginalize` (default True) integrates a Normal varying intercept out of a Normal
+        likelihood, where nothing else reads it (`y[i] ~ Normal(mu[i], sigma)`, `mu[i] = a +
+        alpha[id[i]]`, `alpha[j] ~ Normal(abar, sigma_a)`): NUTS samples the other parameters
+        with one likelihood term per level, and each draw of `alpha` comes from its exact
+        conditional posterior (mlmdsl.compiler.lower.marginal). The same posterior; False
+        samples `alpha` as written. `fit.data_info["marginalized"]` names it.
 
         `threads_per_chain` > 1 writes the likelihood as `reduce_sum` over slices of rows and
         runs that many threads in each chain (where cells are used, the likelihood is already
@@ -299,12 +327,16 @@ class Model:
         bound = compiled_for._bind(data, drop_missing)
         for d in bound.diagnostics:
             warnings.warn(d.message, DataWarning, stacklevel=2)
+        from mlmdsl.compiler.lower.marginal import marginal_intercept
+
+        plan = marginal_intercept(compiled_for.checked) if marginalize else None
         cells = None
-        if sufficient_statistics:
+        if sufficient_statistics and plan is None:  # integrated out, the likelihood is per level already
             from mlmdsl.data.cells import find_cells
 
             cells = find_cells(compiled_for.checked, bound)
-        model = compiled_for.for_data(bound, parameterization, cells=cells is not None, threads=threads_per_chain > 1)
+        forms = {"cells": cells is not None, "threads": threads_per_chain > 1, "marginalize": plan is not None}
+        model = compiled_for.for_data(bound, parameterization, **forms)
         stan_data = bound.stan_data if cells is None else {**bound.stan_data, **cells.stan_data}
         raw = get_backend(backend).sample(model.stan_code(), stan_data, config)
         from mlmdsl.posterior.fit import Fit  # after sampling: a failed fit never pays for ArviZ
@@ -315,6 +347,12 @@ class Model:
         info["notes"] = [d.message for d in bound.diagnostics]
         info["parameterization"] = model.parameterization_notes()
         info["parameterization_asked"] = model._parameterization
+        info["marginalized"] = None
+        if plan is not None and model._marginal() == plan.effect:
+            grouping = model.checked.param(plan.effect).domain
+            levels = len({int(v) for v in bound.stan_data[plan.index.stan]})  # those with rows
+            rows = bound.stan_data["N"]
+            info["marginalized"] = {"effect": plan.effect, "grouping": grouping, "levels": levels, "rows": rows}
         info["cells"] = None if cells is None else {"cells": cells.n_cells, "rows": cells.n_rows, "kind": cells.kind}
         return Fit.from_raw(
             raw,

@@ -227,6 +227,7 @@ def test_fit_auto_records_the_choice() -> None:
         iter_sampling=50,
         seed=1,
         refresh=0,
+        marginalize=False,  # else alpha is integrated out (tests/test_marginal.py): no form to choose
     )
     assert "`alpha` is sampled centred — " in fit.data_info["parameterization"]["alpha"]
     assert "vector[N_id] alpha;" in fit.stan_code
@@ -258,7 +259,7 @@ def test_mlm_fit_reports_the_choice_by_default(tmp_path, capsys) -> None:
     model, data = tmp_path / "m.mlm", tmp_path / "d.csv"
     model.write_text(PARTIAL, encoding="utf-8")
     normal_data(20, 30, 1.0).to_csv(data, index=False)
-    argv = ["fit", str(model), "--data", str(data), "--chains", "1", "--iter-warmup", "100"]
+    argv = ["fit", str(model), "--data", str(data), "--chains", "1", "--iter-warmup", "100", "--no-marginalize"]
     assert main([*argv, "--iter-sampling", "50", "--seed", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "Parameterization (chosen from the data;" in out

@@ -82,6 +82,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 output_dir=args.out / "sampler" if args.out and args.backend == "cmdstan" else None,
                 drop_missing=args.drop_missing,
                 sufficient_statistics=not args.no_sufficient_statistics,
+                marginalize=not args.no_marginalize,
                 threads_per_chain=args.threads_per_chain,
                 init=args.init,
                 init_metric=args.init_metric,
@@ -162,6 +163,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-sufficient-statistics",
         action="store_true",
         help="keep the likelihood per row (default: over cells of rows sharing all values but the outcome)",
+    )
+    p.add_argument(
+        "--no-marginalize",
+        action="store_true",
+        help="sample a Normal varying intercept as written (default: integrated out of a Normal "
+        "likelihood where nothing else reads it, and drawn from its conditional posterior)",
     )
     p.add_argument(
         "--parameterization",

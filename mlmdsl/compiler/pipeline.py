@@ -50,6 +50,7 @@ def compile_source(
     threads: bool = False,
     columns: Collection[str] | None = None,
     shift_means: bool = True,
+    marginalize: bool = False,
 ) -> Compiled:
     """`centered` overrides the parameterization per group-level parameter (`{"alpha": True}`
     samples `alpha` centred), `reasons` explains each choice in its N600 note, and
@@ -60,7 +61,9 @@ def compile_source(
     `columns` are the data's column names (mlmdsl.data.modelled.for_columns passes those named
     like a group-level line): such a line models the column instead of declaring an effect.
     `shift_means=False` keeps a varying intercept's mean in the cutpoints it is confounded with
-    (lower/shifts.py; the same posterior, for the tests that compare the two)."""
+    (lower/shifts.py; the same posterior, for the tests that compare the two).
+    `marginalize` integrates a Normal varying intercept out of a Normal likelihood where the
+    model allows (lower/marginal.py) and draws it in generated quantities."""
     cols = frozenset(columns or ())
     program, diags = parse(source, filename)
     if program is None:
@@ -73,6 +76,8 @@ def compile_source(
         return Compiled(
             source, filename, tuple(diags), program, generated_quantities=generated_quantities, columns=cols
         )
-    lowered = lower(model, generated_quantities, cells=cells, threads=threads, shift_means=shift_means)
+    lowered = lower(
+        model, generated_quantities, cells=cells, threads=threads, shift_means=shift_means, marginalize=marginalize
+    )
     code = emit(lowered.program, filename)
     return Compiled(source, filename, tuple(diags), program, model, lowered, code, generated_quantities, cols)

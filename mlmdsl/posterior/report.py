@@ -89,6 +89,8 @@ def _parameterization_section(fit: Fit) -> str:
     asked = fit.data_info.get("parameterization_asked", "auto")
     how = "chosen from the data" if asked == "auto" else f"parameterization={asked}"
     lines = [f"Parameterization ({how}; --parameterization centered|noncentered fixes it):"]
+    if set(notes) <= {(fit.data_info.get("marginalized") or {}).get("effect")}:
+        lines = ["Parameterization:"]  # only an integrated-out effect, which no form applies to
     lines += [f"  {message}" for message in notes.values()]
     return "\n".join(lines)
 
@@ -102,6 +104,11 @@ def _header(fit: Fit) -> str:
     lines.append(f"   Data: {_data_line(fit)}")
     if cells := fit.data_info.get("cells"):
         lines.append(f"         likelihood over {cells['cells']:,} cells of {cells['rows']:,} rows")
+    if out := fit.data_info.get("marginalized"):
+        lines.append(
+            f"         likelihood over {out['levels']:,} levels of {out['grouping']} of {out['rows']:,} rows "
+            f"({out['effect']} integrated out)"
+        )
     config = fit.config
     total = fit.n_chains * fit.n_draws
     lines.append(

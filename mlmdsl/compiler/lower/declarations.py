@@ -78,6 +78,8 @@ class Declarations(Expressions):
         return self.z_names[p.name]
 
     def explicit_noncentered(self, p: Param) -> bool:
+        if self.marginal is not None and p.name == self.marginal.effect:
+            return False  # drawn in generated quantities, neither centred nor non-centred
         return p.noncentered is not None and p.block is None and not self.offset_multiplier
 
     def plan_shifts(self, shifts: Iterable[MeanShift]) -> None:
@@ -113,6 +115,8 @@ class Declarations(Expressions):
         for p in self.m.params:
             if p.block is not None:
                 continue  # a column of its block's matrix: a transformed parameter
+            if self.marginal is not None and p.name == self.marginal.effect:
+                continue  # integrated out, drawn in generated quantities (lower/marginal.py)
             if p.name in self.shifted:
                 mean, dev = self.shifted[p.name]
                 of = self.standard_name(p) if self.explicit_noncentered(p) else p.name

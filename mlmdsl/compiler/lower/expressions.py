@@ -6,6 +6,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import FUNCTIONS
 from mlmdsl.compiler.ir import ROWS, CheckedModel, Derived
+from mlmdsl.compiler.lower.marginal import MarginalIntercept, MarginalNames
 from mlmdsl.compiler.lower.program import INT_MAX, PREC, Code, StanProgram, wrap
 from mlmdsl.compiler.lower.shifts import MeanShift
 from mlmdsl.compiler.names import NameTable
@@ -58,6 +59,10 @@ class Expressions:
         self.shifted: dict[str, tuple[str, str]] = {}
         self.shift_targets: dict[str, tuple[str, list[str], int]] = {}
         self.shift_plans: tuple[MeanShift, ...] = ()
+        # A Normal varying intercept integrated out of the likelihood (lower/marginal.py), and
+        # the names of its level sums once declared.
+        self.marginal: MarginalIntercept | None = None
+        self.marginal_names: MarginalNames | None = None
 
     def _redirect(self, name: str, default: str) -> str:
         """A use of `p` reads the linear predictor only where p itself is never computed."""

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
-from mlmdsl.compiler.lower import families_extra
+from mlmdsl.compiler.lower import families_extra, marginal
 from mlmdsl.compiler.lower.cells import cell_kind
 from mlmdsl.compiler.lower.program import Code, Line, element, is_identifier, wrap
 from mlmdsl.compiler.lower.statements import Statements
@@ -91,6 +91,9 @@ class Generated(Statements):
 
     def lower_generated(self) -> list[OutputVar]:
         self.correlations()
+        if self.marginal is not None:  # a parameter of the model's output, with or without the rest
+            assert self.marginal_names is not None
+            marginal.draw_lines(self, self.marginal, self.marginal_names)
         if not self.gq:
             return []
         with self.predictor_per_cell():

@@ -35,6 +35,9 @@ class Lowered:
     schema: OutputSchema
     # Zero-mean varying intercepts whose mean is sampled apart (lower/shifts.py).
     shifts: tuple[MeanShift, ...] = ()
+    # The varying intercept integrated out of the likelihood and drawn in generated quantities
+    # (lower/marginal.py), by its user name.
+    marginal: str | None = None
 
 
 @dataclass(frozen=True)

@@ -70,10 +70,10 @@ def mean_shifts(model: CheckedModel) -> tuple[MeanShift, ...]:
     for lk in model.likelihoods:
         if lk.family.name == "OrderedLogistic":
             cut = model.param(lk.args[1].id) if isinstance(lk.args[1], ast.Name) else None
-            terms = _additive_terms(_resolved(model, lk.args[0]))
+            terms = additive_terms(_resolved(model, lk.args[0]))
             anchor = (cut.name, "cutpoints", None) if cut is not None and cut.ordered else None
         else:
-            terms = _additive_terms(_resolved(model, lk.args[lk.family.mean_arg], any_link=True))
+            terms = additive_terms(_resolved(model, lk.args[lk.family.mean_arg], any_link=True))
             anchor = _anchor(model, terms)
         if anchor is None or anchor[0] in taken:
             continue
@@ -101,7 +101,7 @@ def _anchor(model: CheckedModel, terms: list[tuple[int, ast.Expr]]) -> tuple[str
             if p is not None and _free_scalar(p):
                 return p.name, "intercept", None
     for sign, term in terms:
-        a = _varying(model, term) if sign > 0 else None
+        a = varying_effect(model, term) if sign > 0 else None
         if a is None or _count(terms, a.name) != 1:
             continue
         loc = a.prior.args[0] if a.prior.family.name == "Normal" else None
@@ -128,14 +128,14 @@ def _resolved(model: CheckedModel, e: ast.Expr, any_link: bool = False) -> ast.E
     return e
 
 
-def _additive_terms(e: ast.Expr, sign: int = 1) -> list[tuple[int, ast.Expr]]:
+def additive_terms(e: ast.Expr, sign: int = 1) -> list[tuple[int, ast.Expr]]:
     match e:
         case ast.BinOp(op="+", left=left, right=right):
-            return _additive_terms(left, sign) + _additive_terms(right, sign)
+            return additive_terms(left, sign) + additive_terms(right, sign)
         case ast.BinOp(op="-", left=left, right=right):
-            return _additive_terms(left, sign) + _additive_terms(right, -sign)
+            return additive_terms(left, sign) + additive_terms(right, -sign)
         case ast.Neg(operand=operand):
-            return _additive_terms(operand, -sign)
+            return additive_terms(operand, -sign)
     return [(sign, e)]
 
 
@@ -143,7 +143,7 @@ def _count(terms: list[tuple[int, ast.Expr]], name: str) -> int:
     return sum(1 for _, t in terms if name in ast.names_in(t))
 
 
-def _varying(model: CheckedModel, term: ast.Expr) -> Param | None:
+def varying_effect(model: CheckedModel, term: ast.Expr) -> Param | None:
     """`a[g[i]]` with `a` a varying effect of grouping `g`, sampled on its own (no block, GP,
     bounds or sum-to-zero constraint)."""
     match term:
@@ -161,9 +161,9 @@ def _varying(model: CheckedModel, term: ast.Expr) -> Param | None:
 
 
 def _intercept_of(model: CheckedModel, term: ast.Expr) -> Param | None:
-    """A varying intercept (`_varying`) with prior Normal(0, scale); non-centred, its scale a
+    """A varying intercept (`varying_effect`) with prior Normal(0, scale); non-centred, its scale a
     parameter or a number (its mean, scale * z_mean, is then known from the parameters alone)."""
-    p = _varying(model, term)
+    p = varying_effect(model, term)
     if p is None or p.prior.family.name != "Normal":
         return None
     loc, scale = p.prior.args[0], p.prior.args[1]

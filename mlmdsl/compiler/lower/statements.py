@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlmdsl.compiler import ast
 from mlmdsl.compiler.families import LINKS, Family
 from mlmdsl.compiler.ir import ROWS, Likelihood
-from mlmdsl.compiler.lower import families_extra, modelled
+from mlmdsl.compiler.lower import families_extra, marginal, modelled
 from mlmdsl.compiler.lower.cells import cell_linear
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, vector_text, wrap
 from mlmdsl.compiler.lower.threads import ThreadedLikelihood
@@ -45,6 +45,8 @@ class Statements(ThreadedLikelihood):
         inlined = frozenset(g.derived for g in glms.values())
         if self.cells and (linear := cell_linear(self.m)) is not None:
             inlined |= linear.form.inlined  # the cells' sums replace the row-level mean
+        if self.marginal is not None:
+            inlined |= self.marginal.inlined  # the level sums replace the row-level mean
         needed = self.needed_row_derived(inlined)
         if not self.threads:  # with threads they are computed per slice, in the partial sum
             self.out.model.extend(self.row_locals(needed))
@@ -61,6 +63,11 @@ class Statements(ThreadedLikelihood):
                 assert d is not None
                 comment = f"{stmt_comment(self.m, lk.stmt)}; {stmt_comment(self.m, d.stmt)}"
                 statements.append((lk.stmt.span.line, [Line(f"{y} ~ {glm.family}({args});", comment)]))
+                continue
+            if self.marginal is not None:
+                assert self.marginal_names is not None
+                lines = marginal.model_lines(self, self.marginal, self.marginal_names)
+                statements.append((lk.stmt.span.line, lines))
                 continue
             if self.threads:
                 statements.append((lk.stmt.span.line, self.threaded_likelihood(lk, y, needed)))
@@ -81,8 +88,8 @@ class Statements(ThreadedLikelihood):
             statements.append((lk.stmt.span.line, [line]))
         for p in self.m.params:
             st = p.prior.stmt
-            if p.block is not None:
-                continue
+            if p.block is not None or (self.marginal is not None and p.name == self.marginal.effect):
+                continue  # its block's statement; or integrated out into the likelihood's
             if p.gp is not None:
                 statements.append((st.span.line, [Line(f"{p.gp.z} ~ std_normal();", stmt_comment(self.m, st))]))
                 continue
