@@ -101,7 +101,8 @@ def test_the_effect_leaves_the_parameters_and_is_drawn_first() -> None:
     assert gq.index("alpha = to_vector(normal_rng(") < gq.index("vector[N] mu = alpha[id];")
     assert "vector[N]" not in code.split("model {")[1].split("generated quantities")[0]  # no row-level mean
     # without the other generated quantities, the effect is still drawn: it is a parameter of the output
-    assert "alpha = to_vector(normal_rng(" in compile_source(POOLING, generated_quantities=False, marginalize=True).stan_code
+    without = compile_source(POOLING, generated_quantities=False, marginalize=True).stan_code
+    assert "alpha = to_vector(normal_rng(" in without
 
 
 @pytest.mark.parametrize("case", APPLIES)
@@ -176,7 +177,7 @@ MODEL_FAULTS = {
     # the spread within levels left out
     "no within-level term": lambda code: code.replace("target += -(N - N_id_rows)", "target += 0 * -(N - N_id_rows)"),
     # the level's mean given a sd of sigma / sqrt(n) alone, as if the effect were known
-    "the effect's variance left out": lambda code: code.replace("sqrt(square(sigma_a) + ", "sqrt(0 * square(sigma_a) + "),
+    "the effect's variance left out": lambda code: code.replace("sqrt(square(sigma_a) + ", "sqrt(0 * sigma_a + "),
     # every level counted as one row
     "rows not counted": lambda code: code.replace("./ n_id_rows));", "./ 1));"),
 }

@@ -13,14 +13,17 @@ import pandas as pd
 import pytest
 
 from mlmdsl.api import Model
+from mlmdsl.backends import pilot as pilot_module
 from mlmdsl.backends.base import BackendError, SampleConfig
 from mlmdsl.backends.pilot import (
+    FEW_PARAMETERS,
     MIN_WARMUP,
     PILOT_DEPTH,
     PILOT_WARMUP,
     main_warmup,
     parameter_names,
     pilot_seed,
+    unconstrained_size,
     uses_pilot,
 )
 from tests.conftest import shared_file
@@ -36,6 +39,13 @@ model {
   b ~ normal(0, [100, 1, 0.01]');
 }
 """
+
+
+@pytest.fixture(autouse=True)
+def _pilot_for_small_programs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The programs here have a few parameters, fewer than FEW_PARAMETERS, below which the fit
+    starts as Stan does; so that they run the pilot, the limit is 0 except where a test says."""
+    monkeypatch.setattr(pilot_module, "FEW_PARAMETERS", 0)
 
 
 @pytest.mark.parametrize(
@@ -249,3 +259,62 @@ def test_pilot_on_real_cmdstan() -> None:
     config = SampleConfig(chains=2, iter_warmup=400, iter_sampling=200, seed=5, progress=False, init_metric="pilot")
     raw = CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config)
     assert abs(float(raw.draws["mu"].mean()) - 3.0) < 0.5
+
+
+# --- few parameters: Stan's own start --------------------------------------------------------
+
+SIZES = [
+    (SCALES, {}, 4),
+    ("\nparameters {\n  real abar;  // line 6\n  real<lower=0> sigma_a;\n  vector[N_id] z_alpha;\n}\n",
+     {"N_id": 91}, 93),
+    ("\nparameters {\n  vector[N_g - 1] g_dev;\n  matrix[2, N_S] z;\n  cholesky_factor_corr[2] L_Rho;\n"
+     "  ordered[K - 1] c;\n  simplex[K] p;\n  sum_to_zero_vector[N_g] s;\n  array[3] vector<lower=0>[2] t;\n}\n",
+     {"N_g": 5, "N_S": 18, "K": 7}, 4 + 36 + 1 + 6 + 6 + 4 + 6),
+    ("\nparameters {\n  vector[N_id] z;\n}\n", {}, None),  # a size the data does not give
+    ("\nparameters {\n  vector[n()] z;\n}\n", {}, None),  # not a size mlmdsl writes
+    ("\nparameters {\n  complex z;\n}\n", {}, None),  # nor a type
+    ("model {\n}\n", {}, 0),
+]
+
+
+@pytest.mark.parametrize("code, data, size", SIZES, ids=range(len(SIZES)))
+def test_unconstrained_size(code: str, data: dict, size: int | None) -> None:
+    assert unconstrained_size(code, data) == size
+
+
+def test_few_parameters_start_as_stan_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pilot_module, "FEW_PARAMETERS", FEW_PARAMETERS)
+    small = "\nparameters {\n  real a;\n  vector[K] b;\n}\n"
+    assert uses_pilot("pilot", 1000, small, {"K": FEW_PARAMETERS - 1}) is False
+    assert uses_pilot("pilot", 1000, small, {"K": FEW_PARAMETERS}) is True
+    assert uses_pilot("pilot", 1000, small, {}) is True  # a size it cannot tell: the pilot
+
+
+def test_the_marginal_partial_pooling_model_starts_as_stan_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both backends ask uses_pilot with the program and data: stanli spied on here (3
+    parameters with the intercepts integrated out; 94 sampled as written)."""
+    monkeypatch.setattr(pilot_module, "FEW_PARAMETERS", FEW_PARAMETERS)
+    calls = _spied(monkeypatch)
+    df = pd.DataFrame({"id": np.repeat(np.arange(1, 31), 3), "con": np.random.default_rng(1).normal(size=90)})
+    model = Model.from_file(Path("examples/partial_pooling.mlm"))
+    fit = model.fit(df, chains=2, iter_warmup=500, iter_sampling=50, seed=3, progress=False)
+    assert fit.data_info["marginalized"] is not None and len(calls) == 1 and fit.raw.info["pilot"] is False
+    calls.clear()
+    fit = model.fit(df, chains=2, iter_warmup=500, iter_sampling=50, seed=3, progress=False, marginalize=False)
+    assert len(calls) == 2 and fit.raw.info["pilot"] is True
+
+
+def test_cmdstan_with_few_parameters_runs_no_pilot(
+    tmp_path: Path, fake_cmdstan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlmdsl.backends.cmdstan_backend import CmdStanBackend
+
+    monkeypatch.setattr(pilot_module, "FEW_PARAMETERS", FEW_PARAMETERS)
+    assert unconstrained_size(NORMAL_MODEL, normal_data()) <= FEW_PARAMETERS
+    out = tmp_path / "out"
+    config = SampleConfig(chains=1, iter_warmup=600, iter_sampling=5, seed=5, progress=False,
+                          init_metric="pilot", output_dir=out)
+    CmdStanBackend().sample(NORMAL_MODEL, normal_data(), config)
+    console = _console(out, 1)
+    assert "metric_file = (Default)" in console and console.split("num_warmup = ")[1].splitlines()[0] == "600"
+    assert not list(out.glob("*-pilot-*.csv"))

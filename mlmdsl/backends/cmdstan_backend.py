@@ -85,7 +85,8 @@ class CmdStanBackend:
         start = time.perf_counter()
         run_dir, is_temp = _output_dir(config)
         try:
-            runs = _chain_runs(exe, data, config, seed, run_dir)
+            pilot = uses_pilot(config.init_metric, config.iter_warmup, stan_code, data)
+            runs = _chain_runs(exe, data, config, seed, run_dir, pilot)
         except (OSError, ValueError) as exc:
             if is_temp:
                 shutil.rmtree(run_dir, ignore_errors=True)
@@ -203,7 +204,10 @@ def _output_dir(config: SampleConfig) -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix="mlmdsl-cmdstan-")), True
 
 
-def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int, run_dir: Path) -> list[ChainRun]:
+def _chain_runs(
+    exe: Path, data: dict[str, Any], config: SampleConfig, seed: int, run_dir: Path, pilot: bool
+) -> list[ChainRun]:
+    """`pilot`: start with the pilot warm-up (pilot.uses_pilot, decided from the program and data)."""
     from cmdstanpy.cmdstan_args import CmdStanArgs, SamplerArgs
     from cmdstanpy.utils import write_stan_json
 
@@ -218,7 +222,7 @@ def _chain_runs(exe: Path, data: dict[str, Any], config: SampleConfig, seed: int
     warmup = config.iter_warmup
     if config.init_metric == "gradient":
         inits, metric_files = _gradient_starts(exe, data_file, config, seed, run_dir, prefix)
-    elif uses_pilot(config.init_metric, config.iter_warmup):
+    elif pilot:
         inits, metric_files, step_sizes = _pilot_starts(exe, data_file, config, seed, run_dir, prefix, inits)
         warmup = main_warmup(config.iter_warmup)
     total = warmup + config.iter_sampling

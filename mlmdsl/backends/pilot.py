@@ -15,10 +15,17 @@ only the cost of reaching it changes (benchmarks/pilot_warmup.py; docs/performan
 
 The pilot draws from its own seed, derived from the fit's, so a seed still fixes every draw.
 With fewer than MIN_WARMUP warm-up iterations there is no room for both, and the fit warms up
-from the identity as Stan does.
+from the identity as Stan does. So it does for a model of at most FEW_PARAMETERS unconstrained
+parameters: there the identity's 100 iterations are short, shallow trees already, and the
+pilot's second sampler run costs more than it saves (the partial-pooling model with its
+intercepts integrated out, 3 parameters: Stan's own start gave 1.0-1.9x the pilot's min ESS per
+second over seeds 1-6; benchmarks/results/peers.md, "Session 6").
 """
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 # The fewest warm-up iterations with which Stan adapts a metric at all (below 150 it keeps the
 # one it is given: stanli and CmdStan alike).
@@ -28,10 +35,74 @@ PILOT_DEPTH = 5
 # The pilot, its one draw, and at least 249 iterations of the fit's own warm-up: room for its
 # initial buffer, a window and the terminal buffer.
 MIN_WARMUP = 400
+# At most this many unconstrained parameters: Stan's own start (see the module's docstring).
+FEW_PARAMETERS = 10
 
 
-def uses_pilot(init_metric: str, iter_warmup: int) -> bool:
-    return init_metric == "pilot" and iter_warmup >= MIN_WARMUP
+def uses_pilot(
+    init_metric: str, iter_warmup: int, stan_code: str | None = None, data: dict[str, Any] | None = None
+) -> bool:
+    """Whether the fit starts with the pilot: asked, room for it, and (given the program and
+    its data) more than FEW_PARAMETERS unconstrained parameters or a size that cannot be told."""
+    if init_metric != "pilot" or iter_warmup < MIN_WARMUP:
+        return False
+    if stan_code is None or data is None:
+        return True
+    size = unconstrained_size(stan_code, data)
+    return size is None or size > FEW_PARAMETERS
+
+
+# `type<bounds>[sizes] name` as mlmdsl declares its parameters, optionally inside `array[...]`.
+_DECLARATION = re.compile(
+    r"^(?:array\[(?P<array>[^\]]+)\]\s+)?(?P<type>\w+)(?:<[^>]*>)?(?:\[(?P<dims>[^\]]+)\])?\s+\w+$"
+)
+_SIZE = re.compile(r"^[\w\s+\-*()]+$")
+
+
+def _size(text: str, data: dict[str, Any]) -> int | None:
+    """A size expression of data integers (`N_id`, `N_id - 1`, `2`), or None."""
+    if not _SIZE.match(text):
+        return None
+    names = {n: data[n] for n in re.findall(r"[A-Za-z_]\w*", text) if isinstance(data.get(n), int)}
+    if len(names) != len(set(re.findall(r"[A-Za-z_]\w*", text))):
+        return None  # a name that is not a data integer
+    try:
+        value = eval(text, {"__builtins__": {}}, names)  # noqa: S307 - digits, + - * ( ) and data ints only
+    except Exception:  # noqa: BLE001 - any malformed size: unknown
+        return None
+    return value if isinstance(value, int) else None
+
+
+def unconstrained_size(stan_code: str, data: dict[str, Any]) -> int | None:
+    """The number of unconstrained parameters of the program for this data, or None where a
+    declaration is not one mlmdsl writes."""
+    total = 0
+    for line in _parameter_lines(stan_code):
+        m = _DECLARATION.match(line)
+        if m is None:
+            return None
+        dims = [_size(d, data) for d in m["dims"].split(",")] if m["dims"] else []
+        count = _size(m["array"], data) if m["array"] else 1
+        if count is None or any(d is None for d in dims):
+            return None
+        n = dims[0] if dims else None
+        kind = m["type"]
+        if kind == "real" and not dims:
+            size = 1
+        elif kind in ("vector", "row_vector", "ordered", "positive_ordered") and len(dims) == 1:
+            size = n
+        elif kind in ("simplex", "sum_to_zero_vector") and len(dims) == 1:
+            size = n - 1
+        elif kind == "matrix" and len(dims) == 2:
+            size = dims[0] * dims[1]
+        elif kind in ("cholesky_factor_corr", "corr_matrix") and len(dims) == 1:
+            size = n * (n - 1) // 2
+        elif kind in ("cov_matrix", "cholesky_factor_cov") and len(dims) == 1:
+            size = n * (n + 1) // 2
+        else:
+            return None
+        total += count * size
+    return total
 
 
 def pilot_seed(seed: int) -> int:
@@ -44,16 +115,21 @@ def main_warmup(iter_warmup: int) -> int:
     return iter_warmup - PILOT_WARMUP - 1
 
 
-def parameter_names(stan_code: str) -> list[str]:
-    """The names declared in the program's parameters block, in order (mlmdsl writes one
-    declaration per line, `type name;` with an optional comment)."""
+def _parameter_lines(stan_code: str) -> list[str]:
+    """The declarations of the program's parameters block, without `;` and comments (mlmdsl
+    writes one per line, `type name;` with an optional comment)."""
     start = stan_code.find("\nparameters {")
     if start < 0:
         return []
     block = stan_code[start + len("\nparameters {") :].split("\n}", 1)[0]
-    names = []
+    lines = []
     for line in block.splitlines():
         code = line.split("//", 1)[0]
         if ";" in code:
-            names.append(code.split(";", 1)[0].split()[-1])
-    return names
+            lines.append(code.split(";", 1)[0].strip())
+    return lines
+
+
+def parameter_names(stan_code: str) -> list[str]:
+    """The names declared in the program's parameters block, in order."""
+    return [line.split()[-1] for line in _parameter_lines(stan_code)]

@@ -66,7 +66,7 @@ class StanliBackend:
         messages = _ProgressReader(progress)
         pilot = None
         with progress, contextlib.redirect_stdout(messages):
-            if uses_pilot(config.init_metric, config.iter_warmup):
+            if uses_pilot(config.init_metric, config.iter_warmup, stan_code, data):
                 pilot = _call_converting_warnings(lambda: _pilot(model, config, seed, stan_code), notes)
                 for chain in range(1, config.chains + 1):  # the pilot is the warm-up's first part
                     progress.update(chain, PILOT_WARMUP + 1, True)
