@@ -59,7 +59,7 @@ def linear_form(model: CheckedModel) -> LinearForm | None:
     lk = model.likelihoods[0]
     mean = lk.args[lk.family.mean_arg]
     inlined: set[str] = set()
-    terms = _terms(model, mean, 1, inlined)
+    terms = signed_factors(model, mean, 1, inlined)
     if terms is None:
         return None
     uses = name_uses(model)
@@ -82,7 +82,7 @@ def linear_form(model: CheckedModel) -> LinearForm | None:
         cols = [dv.name for _, dv in factors if dv is not None and dv.name in linear]
         if len(cols) > 1:
             return None  # x[i] * z[i]: not linear in either
-        coef = _product([f for f, dv in factors if dv is None or dv.name not in linear])
+        coef = product([f for f, dv in factors if dv is None or dv.name not in linear])
         coef = ast.Neg(coef, coef.span) if sign < 0 else coef
         if cols:
             by_column.setdefault(cols[0], []).append(coef)
@@ -130,23 +130,25 @@ def cross_names(form: LinearForm, taken: set[str]) -> dict[tuple[str, str], str]
 
 
 # ---- the analysis ---------------------------------------------------------------------------
-def _terms(model: CheckedModel, e: ast.Expr, sign: int, inlined: set[str]) -> list[tuple[int, list[ast.Expr]]] | None:
+def signed_factors(
+    model: CheckedModel, e: ast.Expr, sign: int, inlined: set[str]
+) -> list[tuple[int, list[ast.Expr]]] | None:
     """The signed additive terms of `e`, each as its list of factors; row-level means with the
     identity link followed into their definitions. None where a term is not a plain product."""
     match e:
         case ast.BinOp(op="+", left=left, right=right) | ast.BinOp(op="-", left=left, right=right):
-            a = _terms(model, left, sign, inlined)
-            b = _terms(model, right, sign if e.op == "+" else -sign, inlined)
+            a = signed_factors(model, left, sign, inlined)
+            b = signed_factors(model, right, sign if e.op == "+" else -sign, inlined)
             return None if a is None or b is None else a + b
         case ast.Neg(operand=operand):
-            return _terms(model, operand, -sign, inlined)
+            return signed_factors(model, operand, -sign, inlined)
         case ast.Index(base=ast.Name(id=name), indices=(ast.Name(),)):
             d = model.derived_named(name)
             if d is not None and d.level == ROWS and not d.data_only:
                 if d.link != "identity":
                     return None
                 inlined.add(name)
-                return _terms(model, d.rhs, sign, inlined)
+                return signed_factors(model, d.rhs, sign, inlined)
     factors = _factors(e)
     return [(sign, factors)]
 
@@ -184,7 +186,7 @@ def name_uses(model: CheckedModel) -> dict[str, int]:
     return n
 
 
-def _product(factors: list[ast.Expr]) -> ast.Expr:
+def product(factors: list[ast.Expr]) -> ast.Expr:
     if not factors:
         return ast.Num(1.0, "1", ast.NO_SPAN)
     out = factors[0]

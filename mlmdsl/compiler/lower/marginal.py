@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlmdsl.compiler import ast
-from mlmdsl.compiler.ir import ROWS, CheckedModel, DataVar, Param
-from mlmdsl.compiler.lower.linear import name_uses
+from mlmdsl.compiler.ir import CheckedModel, DataVar, Param
+from mlmdsl.compiler.lower.linear import name_uses, product, signed_factors
 from mlmdsl.compiler.lower.program import Code, Line, stmt_comment, wrap
-from mlmdsl.compiler.lower.shifts import additive_terms, varying_effect
+from mlmdsl.compiler.lower.shifts import varying_effect
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,10 @@ def marginal_intercept(model: CheckedModel) -> MarginalIntercept | None:
     if not _row_invariant(model, sigma):
         return None
     inlined: set[str] = set()
-    terms = _resolved_terms(model, mean, 1, inlined)
-    if terms is None:
+    factored = signed_factors(model, mean, 1, inlined)  # row-level identity means followed
+    if factored is None:
         return None
+    terms = [(sign, product(factors)) for sign, factors in factored]
     effects = [(sign, p) for sign, t in terms if (p := varying_effect(model, t)) is not None]
     if len(effects) != 1 or effects[0][0] < 0:
         return None
@@ -81,28 +82,6 @@ def marginal_intercept(model: CheckedModel) -> MarginalIntercept | None:
     dv = model.data_var(index.base.id)
     assert dv is not None  # varying_effect checked it is an index column
     return MarginalIntercept(p.name, dv, offset, frozenset(inlined))
-
-
-def _resolved_terms(
-    model: CheckedModel, e: ast.Expr, sign: int, inlined: set[str]
-) -> list[tuple[int, ast.Expr]] | None:
-    """The signed additive terms of a mean, row-level identity means (`mu[i] = ...`) followed."""
-    out: list[tuple[int, ast.Expr]] = []
-    for s, t in additive_terms(e, sign):
-        match t:
-            case ast.Index(base=ast.Name(id=name), indices=(ast.Name(),)):
-                d = model.derived_named(name)
-                if d is not None and d.level == ROWS and not d.data_only:
-                    if d.link != "identity":
-                        return None
-                    inlined.add(name)
-                    inner = _resolved_terms(model, d.rhs, s, inlined)
-                    if inner is None:
-                        return None
-                    out += inner
-                    continue
-        out.append((s, t))
-    return out
 
 
 def _row_invariant(model: CheckedModel, e: ast.Expr) -> bool:
