@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,20 @@ def stanc() -> Path:
     if path is None:
         pytest.skip("the official stanc3 was not found (pip install httpstan)")
     return path
+
+
+def stanc_rejection(stanc: Path, code: str, workdir: Path, name: str = "model") -> str | None:
+    """stanc3's complaint about a Stan program (None: it compiles), written to workdir/name.stan."""
+    stan_file = workdir / f"{name}.stan"
+    stan_file.write_text(code, encoding="utf-8")
+    command = [str(stanc), str(stan_file), f"--o={workdir / (name + '.hpp')}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return None if result.returncode == 0 else result.stderr
+
+
+def assert_stanc_accepts(stanc: Path, code: str, workdir: Path, name: str = "model") -> None:
+    rejection = stanc_rejection(stanc, code, workdir, name)
+    assert rejection is None, f"stanc3 rejects {name}:\n{rejection}\n{code}"
 
 
 def interruptible() -> None:

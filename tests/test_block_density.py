@@ -7,7 +7,6 @@ log-determinant or a wrong mean is caught; the programs pass stanc3."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from mlmdsl.api import Model
 from mlmdsl.compiler import compile_source
-from tests.conftest import shared_file
+from tests.conftest import assert_stanc_accepts, shared_file
 
 PRIORS = """
 s ~ Exponential(1)
@@ -149,12 +148,7 @@ def test_the_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) -> None
     code = compile_source(CASES[case][0], default_centered=True).stan_code
     model_block = code[code.index("model {") : code.index("generated quantities {")]
     assert "multi_normal_cholesky" not in model_block and "std_normal()" in model_block
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    result = subprocess.run(
-        [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 def test_a_centred_block_is_one_statement_in_the_sleep_program() -> None:

@@ -5,7 +5,6 @@ stanli's log_prob_grad), stanc3-valid programs, and the same posterior and LOO w
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.lower.cells import cell_exposure
 from mlmdsl.data.cells import cells_of, find_cells
 from mlmdsl.posterior.report import format_report
-from tests.conftest import EXAMPLES, shared_file
+from tests.conftest import EXAMPLES, assert_stanc_accepts, shared_file
 
 CHIMPS = (EXAMPLES / "chimpanzees.mlm").read_text()
 TROLLEY = (EXAMPLES / "trolley.mlm").read_text()
@@ -344,11 +343,7 @@ def test_an_exposure_taken_from_one_row_of_the_cell_is_caught() -> None:
 def test_cell_programs_pass_stanc(source: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(source, cells=True).stan_code
     assert "N_cell" in code
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 @pytest.mark.parametrize("source", [s for s, _ in CASES.values()], ids=list(CASES))

@@ -28,6 +28,7 @@ from scipy.special import expit, ndtr
 
 import mlmdsl
 from mlmdsl.posterior.fit import Fit
+from tests.conftest import assert_stanc_accepts
 
 FAST = {"chains": 2, "iter_warmup": 400, "iter_sampling": 400, "refresh": 0}
 
@@ -393,16 +394,12 @@ MATH_SEED = 1011
 def test_math_functions_lower_vectorized_and_run(stanc, tmp_path) -> None:
     """Phi, inv_logit, exp, log, log1p, square, sqrt, pow, fmin, fmax in one predictor: the Stan
     is vectorized, the official stanc accepts it, and stanli fits it."""
-    import subprocess
 
     model = model_of(MATH)
     code = model.stan_code()
     assert "vector[N] mu = a + b * log1p(square(x)) + 0.5 * Phi(x)" in code
     assert "fmin(x, 0)" in code and "x .^ 2" in code
-    path = tmp_path / "math.stan"
-    path.write_text(code, encoding="utf-8")
-    done = subprocess.run([str(stanc), str(path), f"--o={tmp_path / 'm.hpp'}"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert_stanc_accepts(stanc, code, tmp_path, "math")
     rng = np.random.default_rng(MATH_SEED)
     x = rng.uniform(-1.5, 1.5, size=300)
     mean = (

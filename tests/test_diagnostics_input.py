@@ -137,11 +137,11 @@ def test_nesting_within_the_limit_compiles() -> None:
     ids=["500-term-sum", "500-term-difference", "2000-term-sum", "300-factor-product", "1000-parentheses"],
 )
 def test_long_flat_chains_compile(rhs: str, stanc, tmp_path) -> None:
-    from tests.test_lowering_classes import stanc_accepts
+    from tests.conftest import assert_stanc_accepts
 
     compiled = compile_source(_with_mu(rhs))
     assert compiled.ok, [(d.code, d.message) for d in compiled.diagnostics if d.is_error]
-    stanc_accepts(stanc, compiled.stan_code, tmp_path)
+    assert_stanc_accepts(stanc, compiled.stan_code, tmp_path)
 
 
 def test_balanced_chain_keeps_the_value() -> None:

@@ -5,7 +5,6 @@ accepted by the official stanc3), and the labels of a Categorical outcome throug
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 import mlmdsl
 from mlmdsl.compiler import compile_source
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, assert_stanc_accepts
 from tests.test_coverage_structures import fit_model
 from tests.test_fit import BACKENDS
 
@@ -106,10 +105,7 @@ def test_lowering(desc, text, present, absent, functions, stanc: Path, tmp_path:
         assert line not in code, f"unexpected {line!r} in:\n{code}"
     if functions is not None:
         assert code.count("_lpmf(int y") == functions
-    path = tmp_path / "m.stan"
-    path.write_text(code, encoding="utf-8")
-    done = subprocess.run([str(stanc), str(path), f"--o={tmp_path / 'm.hpp'}"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 CAREERS = """\

@@ -4,11 +4,10 @@ show whole programs; these rows pin the forms themselves, generic in sizes)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from mlmdsl.compiler import compile_source
+from tests.conftest import assert_stanc_accepts
 
 BASE = """\
 y[i] ~ Normal(mu[i], sigma)
@@ -97,7 +96,4 @@ def test_lowering(what: str, text: str, present: list[str], absent: list[str], s
         assert line in code, f"{what}: {line!r} not in\n{code}"
     for line in absent:
         assert line not in code, f"{what}: {line!r} in\n{code}"
-    stan = tmp_path / "m.stan"
-    stan.write_text(code.replace("sum_to_zero_vector[", "vector["))  # stanc3 2.35 predates it
-    result = subprocess.run([str(stanc), str(stan), f"--o={tmp_path / 'm.hpp'}"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_stanc_accepts(stanc, code.replace("sum_to_zero_vector[", "vector["), tmp_path)  # stanc3 2.35 predates it

@@ -6,7 +6,6 @@ LOO with and without on the sleep study."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from mlmdsl.compiler.lower.cells import cell_key_vars, cell_linear
 from mlmdsl.compiler.lower.linear import linear_form
 from mlmdsl.data.cells import cells_of, find_cells
 from mlmdsl.posterior.report import format_report
-from tests.conftest import EXAMPLES, shared_file
+from tests.conftest import EXAMPLES, assert_stanc_accepts, shared_file
 
 SLOPES = """
 y[i] ~ Normal(mu[i], sigma)
@@ -245,11 +244,7 @@ def test_a_planted_fault_is_caught(case: str) -> None:
 def test_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(CASES[case][0], cells=True).stan_code
     assert "cell_sp_x" in code
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 def test_the_mean_is_not_computed_per_row_in_the_model_block() -> None:

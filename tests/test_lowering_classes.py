@@ -5,13 +5,13 @@ pair of likelihoods sharing a linked quantity, every integer literal past Stan's
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.families import FAMILIES
+from tests.conftest import assert_stanc_accepts
 
 # A prior for a scalar parameter of each argument kind.
 _PRIOR = {
@@ -45,15 +45,6 @@ SCALAR_FAMILIES = sorted(
     for name, f in FAMILIES.items()
     if f.outcome and all(kind in _PRIOR or kind == "trials" for _, kind in f.args)
 )
-
-
-def stanc_accepts(stanc: Path, code: str, tmp_path: Path, name: str = "model") -> None:
-    stan_file = tmp_path / f"{name}.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    result = subprocess.run(
-        [str(stanc), str(stan_file), f"--o={tmp_path / (name + '.hpp')}"], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, f"stanc rejects:\n{code}\n{result.stderr}"
 
 
 # (description, model, lines the Stan program must contain, lines it must not)
@@ -193,7 +184,7 @@ def test_model_class_lowers_to_valid_stan(desc, text, present, absent, stanc: Pa
         assert line in code, f"missing {line!r} in:\n{code}"
     for line in absent:
         assert line not in code, f"unexpected {line!r} in:\n{code}"
-    stanc_accepts(stanc, code, tmp_path)
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 @pytest.mark.parametrize("family", SCALAR_FAMILIES)
@@ -201,7 +192,7 @@ def test_every_family_with_scalar_arguments(family: str, stanc: Path, tmp_path: 
     text = _scalar_model(family)
     compiled = compile_source(text)
     assert compiled.ok, (text, [(d.code, d.message) for d in compiled.diagnostics if d.is_error])
-    stanc_accepts(stanc, compiled.stan_code, tmp_path, family)
+    assert_stanc_accepts(stanc, compiled.stan_code, tmp_path, family)
 
 
 def test_scalar_families_cover_the_catalogue() -> None:

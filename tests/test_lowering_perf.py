@@ -8,7 +8,6 @@ stanc3 and give the same log density and gradient as the plain form (checked on 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler import lower as lowering
 from mlmdsl.data import bind
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, assert_stanc_accepts
 
 NORMAL = """y[i] ~ Normal(mu[i], sigma)
 mu[i] = a[id[i]] + bS * s[i] + bP * p[i]
@@ -139,10 +138,7 @@ def test_no_glm_where_it_does_not_apply(what, source, plain) -> None:
 
 @pytest.mark.parametrize("what,source,statement,matrix", GLM, ids=[g[0] for g in GLM])
 def test_official_stanc_accepts_glm(what, source, statement, matrix, stanc: Path, tmp_path: Path) -> None:
-    stan_file = tmp_path / "m.stan"
-    stan_file.write_text(compile_source(source).stan_code, encoding="utf-8")
-    result = subprocess.run([str(stanc), str(stan_file), f"--o={tmp_path / 'm.hpp'}"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_stanc_accepts(stanc, compile_source(source).stan_code, tmp_path)
 
 
 def _data(rows: int = 200) -> pd.DataFrame:

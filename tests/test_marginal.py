@@ -6,7 +6,6 @@ and report through Model.fit with and without."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from mlmdsl.backends.registry import get_backend
 from mlmdsl.compiler import compile_source
 from mlmdsl.compiler.lower.marginal import marginal_intercept
 from mlmdsl.posterior.report import format_report
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, assert_stanc_accepts
 
 POOLING = (EXAMPLES / "partial_pooling.mlm").read_text()
 
@@ -109,11 +108,7 @@ def test_the_effect_leaves_the_parameters_and_is_drawn_first() -> None:
 def test_programs_pass_stanc(case: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(APPLIES[case][0], marginalize=True).stan_code
     assert code is not None and "normal_rng(" in code
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 # ---- the log density: the full model's, the effect's conditional taken out --------------------

@@ -10,7 +10,6 @@ new models.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ hypothesis = pytest.importorskip("hypothesis", reason="pip install hypothesis (t
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from mlmdsl.compiler import compile_source  # noqa: E402
+from tests.conftest import stanc_rejection  # noqa: E402
 from tests.model_strategies import models  # noqa: E402
 
 EXAMPLES = int(os.environ.get("MLM_PROPERTY_EXAMPLES", "250"))
@@ -30,20 +30,11 @@ _SETTINGS = {
 }
 
 
-def _stanc_rejection(stanc: Path, code: str, workdir: Path) -> str | None:
-    stan_file = workdir / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    result = subprocess.run(
-        [str(stanc), str(stan_file), f"--o={workdir / 'model.hpp'}"], capture_output=True, text=True, timeout=60
-    )
-    return None if result.returncode == 0 else result.stderr
-
-
 def _check(text: str, stanc: Path, workdir: Path, gq: bool) -> None:
     compiled = compile_source(text, "generated.mlm", generated_quantities=gq)
     errors = [(d.code, d.message) for d in compiled.diagnostics if d.is_error]
     assert compiled.ok, f"a valid model is rejected: {errors}\n{text}"
-    rejection = _stanc_rejection(stanc, compiled.stan_code, workdir)
+    rejection = stanc_rejection(stanc, compiled.stan_code, workdir)
     assert rejection is None, f"stanc rejects the program of\n{text}\n{compiled.stan_code}\n{rejection}"
 
 

@@ -5,7 +5,6 @@ sign error is caught), stanc3-valid programs, and the same posterior with and wi
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from mlmdsl.compiler import ast, compile_source
 from mlmdsl.compiler.check import check
 from mlmdsl.compiler.lower.shifts import MeanShift, mean_shifts
 from mlmdsl.compiler.parse import parse
+from tests.conftest import assert_stanc_accepts
 
 ORDINAL = """
 y[i] ~ OrderedLogistic(phi[i], cutpoints)
@@ -305,12 +305,7 @@ def test_a_basis_that_does_not_sum_to_zero_is_caught() -> None:
 def test_shifted_programs_pass_stanc(source: str, kw: dict, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(source, **kw).stan_code
     assert "_rel;" in code and "sum_to_zero_basis" in code
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    result = subprocess.run(
-        [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ up to a constant, and a threaded fit gives the same posterior."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 
 from mlmdsl.api import Model
 from mlmdsl.compiler import compile_source
-from tests.conftest import EXAMPLES, shared_file
+from tests.conftest import EXAMPLES, assert_stanc_accepts, shared_file
 from tests.test_cells import CASES, TROLLEY, _n_unconstrained
 
 SLOPES = (EXAMPLES / "sleep_slopes.mlm").read_text()
@@ -35,11 +34,7 @@ SLICINGS = ["group", "rows"]
 def test_reduce_sum_programs_pass_stanc(case: str, slicing: str, stanc: Path, tmp_path: Path) -> None:
     code = compile_source(THREAD_CASES[case][0], threads=slicing).stan_code
     assert "reduce_sum(" in code
-    stan_file = tmp_path / "model.stan"
-    stan_file.write_text(code, encoding="utf-8")
-    command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr + code
+    assert_stanc_accepts(stanc, code, tmp_path)
 
 
 def _threaded_minus_plain(source: str, df: pd.DataFrame, threaded_code: str) -> np.ndarray:
@@ -133,8 +128,4 @@ def test_every_example_passes_stanc_over_cells_and_with_reduce_sum(path: Path, s
         assert code is not None
         # sum_to_zero_vector is Stan 2.36's; the httpstan wheel's stanc3 is older (as test_golden).
         code = code.replace("sum_to_zero_vector[", "vector[")
-        stan_file = tmp_path / f"{option}.stan"
-        stan_file.write_text(code, encoding="utf-8")
-        command = [str(stanc), str(stan_file), f"--o={tmp_path / 'model.hpp'}"]
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 0, f"{option}:\n{result.stderr}\n{code}"
+        assert_stanc_accepts(stanc, code, tmp_path, option)

@@ -17,7 +17,7 @@ from scipy import stats
 import mlmdsl
 from mlmdsl.compiler import compile_source
 from mlmdsl.posterior.predict import predict_draws
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, assert_stanc_accepts
 from tests.test_censoring import _draws, _loglik, _rep
 from tests.test_coverage_structures import assert_recovers, fit_model
 
@@ -136,16 +136,12 @@ STAN = [
 
 @pytest.mark.parametrize("text,lines", STAN, ids=["windows", "capped", "floor"])
 def test_stan_program_reads_the_bound_columns(text: str, lines: list[str], stanc, tmp_path) -> None:
-    import subprocess
 
     compiled = compile_source(text, "m.mlm")
     assert compiled.ok and compiled.stan_code is not None
     for line in lines:
         assert line in compiled.stan_code, line
-    path = tmp_path / "m.stan"
-    path.write_text(compiled.stan_code, encoding="utf-8")
-    done = subprocess.run([str(stanc), str(path), "--o", str(tmp_path / "m.hpp")], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert_stanc_accepts(stanc, compiled.stan_code, tmp_path)
 
 
 @pytest.mark.parametrize(
