@@ -202,6 +202,7 @@ def test_cmdstan_runs_the_pilot_then_the_fit_from_its_draw_metric_and_step(tmp_p
         assert pilot_draws["mu"].shape == (1, 1)  # the pilot's one draw
         console = _console(out, chain)
         init_file = Path(console.split("init = ")[1].splitlines()[0])
+        assert init_file.name.endswith(f"-pilot-init-{chain}.json")  # not Pathfinder's `-init-` file
         metric_file = Path(console.split("metric_file = ")[1].splitlines()[0])
         assert json.loads(init_file.read_text())["mu"] == pytest.approx(pilot_draws["mu"][0, -1])
         assert json.loads(metric_file.read_text())["inv_metric"] == [1.0]

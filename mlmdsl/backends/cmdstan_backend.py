@@ -389,15 +389,18 @@ def _pilot_starts(
         step, inv_metric = _adaptation(csv.comments)
         draws, _ = csv.arrays()
         # Every column of the last draw: CmdStan reads the parameters by name and ignores the rest.
-        starts.append(_chain_json(run_dir, prefix, "init", chain, {name: v[0, -1] for name, v in draws.items()}))
+        # Its own name, so Pathfinder's `-init-` files (the pilot's starts) stay in a kept folder.
+        last = {name: v[0, -1] for name, v in draws.items()}
+        starts.append(_chain_json(run_dir, prefix, "pilot-init", chain, last))
         metrics.append(_chain_json(run_dir, prefix, "metric", chain, {"inv_metric": inv_metric}))
         steps.append(step)
     return starts, metrics, steps
 
 
 def _chain_json(run_dir: Path, prefix: str, kind: str, chain: int, values: dict[str, Any]) -> str:
-    """One chain's start (`kind` "init") or inverse metric ("metric") as a Stan JSON file in the
-    run's folder, `<prefix>-<kind>-<chain>.json`; returns its path."""
+    """One chain's start (`kind` "init", or "pilot-init" after the pilot) or inverse metric
+    ("metric") as a Stan JSON file in the run's folder, `<prefix>-<kind>-<chain>.json`; returns
+    its path."""
     from cmdstanpy.utils import write_stan_json
 
     path = run_dir / f"{prefix}-{kind}-{chain}.json"
