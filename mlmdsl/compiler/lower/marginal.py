@@ -182,7 +182,7 @@ def model_lines(lw: Any, plan: MarginalIntercept, names: MarginalNames) -> list[
     m = lw.m
     lk, p = m.likelihoods[0], m.param(plan.effect)
     loc, scale, offset, sigma = _parts(lw, plan)
-    centre = loc if offset is None else lw.binop("+", offset, loc)
+    centre = loc if offset is None else offset if loc.text == "0" else lw.binop("+", offset, loc)
     s = sigma.text
     comment = (
         f"{stmt_comment(m, lk.stmt)}, with line {p.line} ({m.program.statement_text(p.prior.stmt)}) "
