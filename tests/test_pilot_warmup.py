@@ -271,6 +271,7 @@ SIZES = [
     ("\nparameters {\n  vector[N_g - 1] g_dev;\n  matrix[2, N_S] z;\n  cholesky_factor_corr[2] L_Rho;\n"
      "  ordered[K - 1] c;\n  simplex[K] p;\n  sum_to_zero_vector[N_g] s;\n  array[3] vector<lower=0>[2] t;\n}\n",
      {"N_g": 5, "N_S": 18, "K": 7}, 4 + 36 + 1 + 6 + 6 + 4 + 6),
+    ("\nparameters {\n  vector[N_id] z;\n}\n", {"N_id": np.int64(12)}, 12),  # a NumPy integer
     ("\nparameters {\n  vector[N_id] z;\n}\n", {}, None),  # a size the data does not give
     ("\nparameters {\n  vector[n()] z;\n}\n", {}, None),  # not a size mlmdsl writes
     ("\nparameters {\n  complex z;\n}\n", {}, None),  # nor a type

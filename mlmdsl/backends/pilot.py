@@ -24,6 +24,7 @@ second over seeds 1-6; benchmarks/results/peers.md, "Session 6").
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Any
 
@@ -63,7 +64,11 @@ def _size(text: str, data: dict[str, Any]) -> int | None:
     """A size expression of data integers (`N_id`, `N_id - 1`, `2`), or None."""
     if not _SIZE.match(text):
         return None
-    names = {n: data[n] for n in re.findall(r"[A-Za-z_]\w*", text) if isinstance(data.get(n), int)}
+    names = {
+        n: int(v)  # a NumPy integer too, as a caller's data may hold
+        for n in re.findall(r"[A-Za-z_]\w*", text)
+        if isinstance(v := data.get(n), numbers.Integral) and not isinstance(v, bool)
+    }
     if len(names) != len(set(re.findall(r"[A-Za-z_]\w*", text))):
         return None  # a name that is not a data integer
     try:
