@@ -109,7 +109,11 @@ def run_tasks(
     given. Ctrl-C cancels what has not finished and re-raises."""
     from distributed import as_completed
 
-    scattered = [client.scatter(s, broadcast=True) for s in shared]
+    # hash=False: a fresh key per call. With the content's hash as key, a second run scattering
+    # the same table (`mlm compare --criterion kfold`: one run per model) reuses the key the first
+    # run just released, and the scheduler's delayed delete can remove it under the new run's
+    # tasks ("Could not find data", the fold cancelled for "lost dependencies"; seen once in CI).
+    scattered = [client.scatter(s, broadcast=True, hash=False) for s in shared]
     futures = {client.submit(fn, item, *scattered, pure=False, retries=retries): item for item in items}
     try:
         for future in as_completed(list(futures)):
